@@ -1,0 +1,78 @@
+"""The types every step of the flow shares: samples and the plugin protocols.
+
+YAML -> scheduler -> collectors -> **samples** -> rates -> (sinks, alerts) -> notifiers.
+Nothing here does I/O; collectors, sinks, rules and notifiers depend on these
+types and never on each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    from netmon.config import Target
+
+FieldValue = float | int | str | bool
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One measurement of one thing at one instant.
+
+    ``ts`` is when the device answered (timezone-aware UTC), never when the
+    scheduler planned the poll: rates divide by the real elapsed time.
+    """
+
+    target: str
+    measurement: str
+    tags: Mapping[str, str]
+    fields: Mapping[str, FieldValue]
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What a rule saw in one evaluation: a condition that holds (or cleared) now."""
+
+    rule: str
+    key: tuple[str, ...]
+    labels: Mapping[str, str]
+    firing: bool
+    value: float | None
+    ts: datetime
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+class Collector(Protocol):
+    """Reads one kind of thing from one device (collectors/)."""
+
+    name: ClassVar[str]
+
+    async def collect(self, session: Any, target: Target) -> list[Sample]: ...
+
+
+class Sink(Protocol):
+    """Stores samples (netmon.sinks). ``aclose`` flushes everything: nothing is lost."""
+
+    async def write(self, samples: Sequence[Sample]) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class Rule(Protocol):
+    """Turns samples into observations (alerts/)."""
+
+    name: ClassVar[str]
+
+    def evaluate(self, samples: Sequence[Sample]) -> list[Observation]: ...
+
+
+class Notifier(Protocol):
+    """Delivers alerts to people (alerts/notifiers)."""
+
+    name: ClassVar[str]
+
+    async def notify(self, alerts: Sequence[Any]) -> None: ...
