@@ -1,11 +1,75 @@
-"""InfluxDB v2 sink (step: rates -> storage). Options model lives beside the code."""
+"""InfluxDB v2 sink (step: rates -> storage).
+
+``write`` encodes the samples to line protocol and appends the lines to a
+bounded in-memory queue; it never waits for the network. One background task
+drains the queue in batches of up to ``batch_size`` lines, at least every
+``flush_interval_s``, through the v2 write API (``/api/v2/write``, gzip).
+
+Client: ``InfluxDBClientAsync`` (aiohttp) with its ``WriteService``. Requests
+are plain coroutines on netmon's event loop, so a slow server never holds a
+thread and ``aclose`` can stop cleanly. The body is gzip-compressed in a
+worker thread (zlib releases the GIL) and sent with ``Content-Encoding:
+gzip``; the same compressed body is what the spool stores, so a replay sends
+it without re-encoding. ``WriteApiAsync`` would compress on the event loop and
+cannot take a pre-compressed body, hence the service one level below it.
+
+Order and durability. Invariant: everything in the spool is older than
+everything in the memory queue.
+
+* While the spool is empty, batches go straight from the queue to the server.
+* A retryable failure (connection refused/reset, DNS, timeout, HTTP 5xx, 429)
+  puts the batch at the FRONT of the spool; from then on, while a backlog
+  exists, new lines are moved from the queue to the END of the spool (at every
+  flush interval, also during back-off) and the spool is replayed oldest
+  first, with the original timestamps. Retries back off exponentially with
+  full jitter, capped at ``retry_max_s``; ``Retry-After`` is honoured.
+* When the queue would exceed ``max_queue_points``, ``write`` moves the whole
+  queue plus the new lines to the spool (in a worker thread) instead of
+  dropping them.
+* HTTP 4xx other than 400 and 429 (401 bad token, 403, 404 unknown org or
+  bucket, 413): a configuration error. Logged at ERROR with the status and the
+  server's message (the token is never logged), counted, shown in ``stats``;
+  the points stay spooled and the sink retries only every
+  ``config_error_retry_s`` (60 s), so a fixed token resumes delivery without a
+  restart and nothing is lost meanwhile.
+* HTTP 400 (unparseable lines, field type conflict, "partial write"): the
+  server refused the *data*, not the connection; sending the same bytes again
+  would fail forever and block every batch behind it. That batch is dropped,
+  logged at ERROR with the server's message and counted in
+  ``points_dropped``; the other batches carry on. InfluxDB may already have
+  stored the valid lines of a partially written batch, so re-sending them
+  would not be right either.
+* ``aclose`` sends what it can within ``close_timeout_s``; whatever it cannot
+  deliver (server down, time up) is left in the spool, which the next start
+  replays. Nothing is dropped by a shutdown.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Sequence
+from enum import Enum
+
+import aiohttp
+from influxdb_client import WritePrecision
+from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+from influxdb_client.rest import ApiException
+from influxdb_client.service.write_service import WriteService
 from pydantic import BaseModel, ConfigDict, Field
 
+from netmon.model import Sample
 from netmon.secrets import Secret
+from netmon.sinks.lineproto import encode_many
+from netmon.sinks.spool import Spool, encode_body
+from netmon.sinks.stats import SinkStats
 from netmon.units import Duration
+
+log = logging.getLogger(__name__)
 
 
 class InfluxOptions(BaseModel):
@@ -18,3 +82,325 @@ class InfluxOptions(BaseModel):
     batch_size: int = Field(5000, ge=1, le=5000)
     flush_interval_s: Duration = Field(1.0, alias="flush_interval")
     timeout_s: Duration = Field(10.0, alias="timeout")
+    max_queue_points: int = Field(200_000, ge=1)
+    retry_initial_s: Duration = Field(0.5, alias="retry_initial")
+    retry_max_s: Duration = Field(30.0, alias="retry_max")
+    config_error_retry_s: Duration = Field(60.0, alias="config_error_retry")
+    close_timeout_s: Duration = Field(30.0, alias="close_timeout")
+
+
+class Outcome(Enum):
+    OK = "ok"
+    RETRY = "retry"  # server or network trouble: keep, back off, try again
+    CONFIG = "config"  # our configuration is wrong: keep, retry rarely
+    BAD_DATA = "bad_data"  # the server refused these lines: drop this batch
+
+
+def classify_status(status: int) -> Outcome:
+    if 200 <= status < 300:
+        return Outcome.OK
+    if status == 429 or status >= 500:
+        return Outcome.RETRY
+    if status == 400:
+        return Outcome.BAD_DATA
+    if 400 <= status < 500:
+        return Outcome.CONFIG
+    return Outcome.RETRY  # 1xx/3xx: a proxy in the way; not the data's fault
+
+
+class InfluxSink:
+    """Sink to InfluxDB v2 (or anything speaking its write API), with an on-disk spool."""
+
+    def __init__(self, options: InfluxOptions, spool: Spool, *, rng: random.Random | None = None):
+        self.options = options
+        self.spool = spool
+        self._rng = rng or random.Random()
+        self._queue: deque[str] = deque()
+        self._queue_since = 0.0  # monotonic time the oldest queued line arrived
+        self._wake = asyncio.Event()
+        self._spool_io = asyncio.Lock()  # serialises spool appends, so they keep call order
+        self._spills = 0  # overflow spills in progress
+        self._client: InfluxDBClientAsync | None = None
+        self._service: WriteService | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._closed = False
+        self._stats = SinkStats()
+        self._dropped_data = 0  # points in batches refused by the server (HTTP 400)
+        self._token = options.token.get_secret_value()
+
+    # -- Sink protocol ---------------------------------------------------------
+
+    async def write(self, samples: Sequence[Sample]) -> None:
+        if self._closing:
+            raise RuntimeError("InfluxSink.write after aclose")
+        lines = encode_many(samples)
+        if not lines:
+            return
+        self._ensure_started()
+        if len(self._queue) + len(lines) > self.options.max_queue_points:
+            await self._spill(lines)
+            return
+        if not self._queue:
+            self._queue_since = time.monotonic()
+        self._queue.extend(lines)
+        if len(self._queue) >= self.options.batch_size:
+            self._wake.set()
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closing = True
+        self._wake.set()
+        if self._task is None and self._queue:
+            self._ensure_started()
+        if self._task is not None:
+            await self._task
+        if self._client is not None:
+            await self._client.close()
+        self._closed = True
+
+    # -- state -------------------------------------------------------------------
+
+    @property
+    def stats(self) -> SinkStats:
+        s = self._stats
+        s.queue_points = len(self._queue)
+        s.spool_depth_points = self.spool.depth_points
+        s.spool_oldest_age_s = self.spool.oldest_age_s
+        s.points_dropped = self._dropped_data + self.spool.dropped_points
+        return s
+
+    # -- internals ---------------------------------------------------------------
+
+    def _ensure_started(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name="netmon-influx-sink"
+            )
+
+    def _take(self, n: int) -> list[str]:
+        q = self._queue
+        if n >= len(q):
+            lines = list(q)
+            q.clear()
+        else:
+            popleft = q.popleft
+            lines = [popleft() for _ in range(n)]
+        self._queue_since = time.monotonic()
+        return lines
+
+    def _chunks(self, lines: list[str]) -> list[list[str]]:
+        n = self.options.batch_size
+        return [lines[i : i + n] for i in range(0, len(lines), n)]
+
+    async def _spill(self, new_lines: list[str]) -> None:
+        """Queue full: the queue and the new lines go to the end of the spool, in order."""
+        lines = self._take(len(self._queue))
+        lines.extend(new_lines)
+        self._spills += 1
+        try:
+            async with self._spool_io:
+                await asyncio.to_thread(self._append_chunks, lines)
+        finally:
+            self._spills -= 1
+        self._stats.points_spooled += len(lines)
+        log.warning(
+            "InfluxDB sink: memory queue full (%d points), %d points moved to the spool",
+            self.options.max_queue_points, len(lines),
+        )
+
+    def _append_chunks(self, lines: list[str]) -> None:
+        for chunk in self._chunks(lines):
+            self.spool.append(chunk)
+
+    async def _migrate_queue(self) -> None:
+        """While a backlog exists, new lines join the end of the spool to keep order."""
+        if not self._queue:
+            return
+        lines = self._take(len(self._queue))
+        async with self._spool_io:
+            await asyncio.to_thread(self._append_chunks, lines)
+        self._stats.points_spooled += len(lines)
+
+    async def _requeue_front(self, body: bytes, n_points: int) -> None:
+        """A batch taken from the queue failed: it is older than all that is spooled."""
+        async with self._spool_io:
+            await asyncio.to_thread(self.spool.append_front_body, body, n_points)
+        self._stats.points_spooled += n_points
+
+    def _client_service(self) -> WriteService:
+        if self._service is None:
+            self._client = InfluxDBClientAsync(
+                url=self.options.url,
+                token=self._token,
+                org=self.options.org,
+                timeout=int(self.options.timeout_s * 1000),
+                enable_gzip=False,  # we send bodies that are already gzip-compressed
+            )
+            self._service = WriteService(self._client.api_client)
+        return self._service
+
+    async def _send(self, body: bytes, n_points: int) -> tuple[Outcome, float | None]:
+        """POST one gzip body. Returns the outcome and the server's Retry-After, if any."""
+        service = self._client_service()
+        try:
+            await service.post_write_async(
+                org=self.options.org,
+                bucket=self.options.bucket,
+                body=body,
+                precision=WritePrecision.NS,
+                content_encoding="gzip",
+                content_type="text/plain; charset=utf-8",
+            )
+        except ApiException as e:
+            outcome = classify_status(e.status or 0)
+            self._record_error(outcome, self._describe_http(e), n_points)
+            return outcome, _retry_after(e)
+        except (aiohttp.ClientError, TimeoutError, OSError) as e:
+            self._record_error(Outcome.RETRY, self._describe_network(e), n_points)
+            return Outcome.RETRY, None
+        self._stats.points_written += n_points
+        self._stats.last_success_at = time.time()
+        return Outcome.OK, None
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._token, "<secret>") if self._token else text
+
+    def _describe_http(self, e: ApiException) -> str:
+        message = getattr(e, "message", None) or e.reason or ""
+        if isinstance(message, bytes):
+            message = message.decode(errors="replace")
+        message = " ".join(str(message).split())[:500]
+        return self._redact(f"HTTP {e.status} from {self.options.url}: {message}")
+
+    def _describe_network(self, e: BaseException) -> str:
+        what = type(e).__name__
+        detail = str(e) or what
+        return self._redact(f"cannot reach {self.options.url}: {what}: {detail}")
+
+    def _record_error(self, outcome: Outcome, text: str, n_points: int) -> None:
+        s = self._stats
+        s.write_errors += 1
+        s.last_error = text
+        s.last_error_at = time.time()
+        if outcome is Outcome.CONFIG:
+            s.config_errors += 1
+            log.error(
+                "InfluxDB rejected the write: %s; check url, org, bucket and token. "
+                "%d points kept in the spool, next attempt in %.0f s",
+                text, n_points, self.options.config_error_retry_s,
+            )
+        elif outcome is Outcome.BAD_DATA:
+            log.error("InfluxDB refused a batch of %d points, dropped: %s", n_points, text)
+        else:
+            log.warning("InfluxDB write failed, will retry: %s", text)
+
+    def _backoff_s(self, failures: int, outcome: Outcome, retry_after: float | None) -> float:
+        if outcome is Outcome.CONFIG:
+            return self.options.config_error_retry_s
+        cap = self.options.retry_max_s
+        ceiling = min(cap, self.options.retry_initial_s * 2 ** min(failures - 1, 30))
+        delay = self._rng.uniform(ceiling / 2, ceiling)  # "equal jitter": never hot-loops
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, cap))
+        return delay
+
+    async def _wait_backoff(self, delay: float) -> None:
+        """Sleep before a retry; keep moving new lines to the spool; return early on close."""
+        deadline = time.monotonic() + delay
+        while not self._closing:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._wake.wait(), min(remaining, self.options.flush_interval_s)
+                )
+            await self._migrate_queue()
+
+    async def _wait_for_batch(self) -> None:
+        """Until ``batch_size`` lines are queued, the flush interval is up, or close."""
+        while not self._closing:
+            if len(self._queue) >= self.options.batch_size:
+                return
+            if self._queue:
+                remaining = self._queue_since + self.options.flush_interval_s - time.monotonic()
+                if remaining <= 0:
+                    return
+            else:
+                remaining = None
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), remaining)
+
+    async def _run(self) -> None:
+        failures = 0
+        deadline: float | None = None
+        while True:
+            if self._closing:
+                if deadline is None:
+                    deadline = time.monotonic() + self.options.close_timeout_s
+                elif time.monotonic() > deadline:
+                    break
+            if self.spool.depth_batches or self._spills:
+                # Backlog: everything flows through the spool, oldest first.
+                await self._migrate_queue()
+                if self._spills:
+                    async with self._spool_io:
+                        pass
+                    continue
+                item = await asyncio.to_thread(self.spool.peek_oldest_body)
+                if item is None:
+                    continue
+                batch_id, n_points, body = item
+                outcome, retry_after = await self._send(body, n_points)
+                if outcome in (Outcome.OK, Outcome.BAD_DATA):
+                    await asyncio.to_thread(self.spool.ack, batch_id)
+                    if outcome is Outcome.BAD_DATA:
+                        self._dropped_data += n_points
+                    failures = 0
+                    continue
+            else:
+                if not self._queue:
+                    if self._closing:
+                        break
+                    await self._wait_for_batch()
+                    continue
+                if not self._closing:
+                    await self._wait_for_batch()
+                    if self.spool.depth_batches or self._spills or not self._queue:
+                        continue
+                lines = self._take(self.options.batch_size)
+                body = await asyncio.to_thread(encode_body, lines)
+                outcome, retry_after = await self._send(body, len(lines))
+                if outcome is Outcome.OK:
+                    failures = 0
+                    continue
+                if outcome is Outcome.BAD_DATA:
+                    self._dropped_data += len(lines)
+                    continue
+                await self._requeue_front(body, len(lines))
+            # RETRY or CONFIG: the batch is in the spool.
+            if self._closing:
+                await self._migrate_queue()
+                break
+            failures += 1
+            await self._wait_backoff(self._backoff_s(failures, outcome, retry_after))
+        await self._migrate_queue()
+        if self.spool.depth_points:
+            log.warning(
+                "InfluxDB sink closed with %d points in the spool %s; they are sent on next start",
+                self.spool.depth_points, self.spool.path,
+            )
+
+
+def _retry_after(e: ApiException) -> float | None:
+    value = getattr(e, "retry_after", None)
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: rare, and our own back-off still applies
