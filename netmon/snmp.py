@@ -702,7 +702,12 @@ class _V3Engine:
         device = session.device
         if isinstance(indication, self.errind.RequestTimedOut):
             waited = session.timeout_s * (session.retries + 1)
-            return SnmpTimeout(device, f"no response from {session.host}:{session.port} "
+            hint = ""
+            if getattr(session.credentials, "security_level", "") == "authPriv":
+                # Net-SNMP drops a request it cannot decrypt without a Report,
+                # so a wrong privacy key looks exactly like an unreachable agent.
+                hint = " (wrong privacy key, or unreachable)"
+            return SnmpTimeout(device, f"no response{hint} from {session.host}:{session.port} "
                                f"after {waited:g}s ({session.retries + 1} tries)")
         if isinstance(indication, self._auth_errors):
             user = getattr(session.credentials, "username", "?")
