@@ -68,4 +68,10 @@ def _read(path: Path, what: str) -> str:
         raise ValueError(f"{what} is a directory") from None
 
 
-Secret = Annotated[SecretStr, BeforeValidator(resolve_secret)]
+def _resolve_in_validation(value: object, info: ValidationInfo) -> SecretStr:
+    # pydantic passes ``info`` (and so the ``base_dir`` context) only to validators
+    # whose second parameter has no default; resolve_secret's is optional.
+    return resolve_secret(value, info)
+
+
+Secret = Annotated[SecretStr, BeforeValidator(_resolve_in_validation)]
