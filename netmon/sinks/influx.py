@@ -147,12 +147,17 @@ class InfluxSink:
         if len(self._queue) >= self.options.batch_size:
             self._wake.set()
 
+    async def start(self) -> None:
+        """Start the background task now, so a spool left by a previous run is replayed
+        before the first poll writes anything (``write`` starts it too)."""
+        self._ensure_started()
+
     async def aclose(self) -> None:
         if self._closed:
             return
         self._closing = True
         self._wake.set()
-        if self._task is None and self._queue:
+        if self._task is None and (self._queue or self.spool.depth_batches):
             self._ensure_started()
         if self._task is not None:
             await self._task
@@ -288,8 +293,10 @@ class InfluxSink:
             s.config_errors += 1
             log.error(
                 "InfluxDB rejected the write: %s; check url, org, bucket and token. "
-                "%d points kept in the spool, next attempt in %.0f s",
-                text, n_points, self.options.config_error_retry_s,
+                "%d points kept in the spool, %s",
+                text, n_points,
+                "sent on next start" if self._closing
+                else f"next attempt in {self.options.config_error_retry_s:.0f} s",
             )
         elif outcome is Outcome.BAD_DATA:
             log.error("InfluxDB refused a batch of %d points, dropped: %s", n_points, text)
