@@ -31,7 +31,7 @@ def parse_bandwidth(value: object) -> int:
     if isinstance(value, str):
         m = _BANDWIDTH.match(value)
         if m:
-            bps = int(round(float(m.group(1)) * _BANDWIDTH_MULT[m.group(2)]))
+            bps = round(float(m.group(1)) * _BANDWIDTH_MULT[m.group(2)])
             if bps > 0:
                 return bps
     raise ValueError(f"{value!r} is not a bandwidth (examples: 50M, 400M, 1.2G)")

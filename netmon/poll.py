@@ -1,0 +1,108 @@
+"""One poll of one target: session -> collectors -> rates.
+
+Step: scheduler -> **collectors -> samples -> rates** (one target, one slot).
+
+The scheduler (netmon.daemon) and ``netmon poll`` both come through here. A
+device that fails yields a ``device`` sample with ``reachable=false`` and its
+error; it never raises into the caller, so one dead router cannot stop the
+others.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from netmon.config import Target
+from netmon.model import Collector, Sample
+from netmon.rates import INTERFACE, RateEngine
+from netmon.snmp import SnmpClient, SnmpError, SnmpSession
+
+log = logging.getLogger(__name__)
+
+DEVICE = "device"
+POLL_ISSUE = "poll_issue"
+
+
+@dataclass(slots=True)
+class PollResult:
+    target: str
+    ts: datetime
+    duration_s: float
+    samples: list[Sample]
+    error: str | None = None
+    issues: list[str] = field(default_factory=list)
+
+    @property
+    def links(self) -> list[Sample]:
+        return [s for s in self.samples if s.measurement == INTERFACE]
+
+
+def open_session(client: SnmpClient, target: Target) -> SnmpSession:
+    return client.session(
+        device=target.name,
+        host=target.address,
+        port=target.port,
+        credentials=target.snmp,
+        timeout_s=target.timeout_s,
+        retries=target.retries,
+        max_repetitions=target.max_repetitions,
+        deadline_s=target.effective_deadline_s,
+    )
+
+
+def _device_tags(target: Target) -> dict[str, str]:
+    tags = {"device": target.name, "site": target.site, "tier": target.tier}
+    if target.province:
+        tags["province"] = target.province
+    return tags
+
+
+async def poll_target(
+    session: SnmpSession,
+    target: Target,
+    collectors: Sequence[Collector],
+    engine: RateEngine,
+    slot: datetime | None = None,
+) -> PollResult:
+    """Poll ``target`` once with every collector and derive rates.
+
+    SNMP errors are caught here, per device, and reported in the result and
+    as a ``device`` sample with ``reachable=false``.
+    """
+    started = time.monotonic()
+    raw: list[Sample] = []
+    error: str | None = None
+    try:
+        async with session.deadline():
+            for collector in collectors:
+                raw.extend(await collector.collect(session, target))
+    except SnmpError as exc:
+        error = str(exc)
+        log.warning("poll failed: %s", error)
+    duration = time.monotonic() - started
+    now = datetime.now(UTC)
+    stamp = slot or now
+
+    device_fields: dict[str, float | int | str | bool] = {
+        "reachable": error is None,
+        "poll_duration_s": duration,
+    }
+    kept: list[Sample] = []
+    issues: list[str] = []
+    for s in raw:
+        if s.measurement == DEVICE:
+            device_fields.update(s.fields)
+        else:
+            kept.append(s)
+            if s.measurement == POLL_ISSUE:
+                issues.append(str(s.fields.get("message", "")))
+    if error is not None:
+        device_fields["error"] = error
+        kept = []  # a partial set of counters from a failed poll is not trusted
+    derived = engine.process(kept, slot)
+    derived.append(Sample(target.name, DEVICE, _device_tags(target), device_fields, stamp))
+    return PollResult(target.name, stamp, duration, derived, error, issues)
