@@ -350,7 +350,7 @@ class _Builder:
     def __init__(self, doc: _Doc, report: Callable[[_Doc, YamlPath, str, Pos], None]) -> None:
         self.doc = doc
         self.report = report
-        self.constructor = yaml.SafeConstructor()
+        self.constructor = yaml.constructor.SafeConstructor()
         self.active: set[int] = set()
 
     def build(self, node: yaml.Node, path: YamlPath, key_pos: Pos | None = None) -> Any:
