@@ -13,6 +13,8 @@ Rules (the same as the official influxdb-client ``Point`` serializer):
   ``\\t``, ``\\r``, ``\\n``; a tag value ending in a backslash gets a trailing
   space so the backslash cannot escape the separator that follows;
 * string field values: ``"`` and ``\\`` are escaped and the value is quoted;
+  CR and LF become ``\\r``/``\\n`` (two characters, stored as such), so one
+  sample is always exactly one line;
 * tags are sorted by key; tags with an empty value are left out (line
   protocol cannot carry them);
 * ints are ``123i``, floats use ``repr`` (``1.0`` stays a float), bools are
@@ -37,7 +39,7 @@ _ESC_MEASUREMENT = str.maketrans(
 _ESC_KEY = str.maketrans(
     {",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"}
 )
-_ESC_STRING = str.maketrans({'"': r"\"", "\\": "\\\\"})
+_ESC_STRING = str.maketrans({'"': r"\"", "\\": "\\\\", "\n": r"\n", "\r": r"\r"})
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
