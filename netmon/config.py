@@ -831,8 +831,10 @@ class _Loader:
             self.at(doc, path, "missing required key 'snmp': name an SNMP profile here or "
                                f"under defaults ({self.defined_text()})")
         elif not isinstance(effective["snmp"], str):
-            self.at(*origin["snmp"], "expected an SNMP profile name; credentials belong under "
-                                     f"snmp_profiles in the main file ({self.defined_text()})")
+            if origin["snmp"][0] is doc and origin["snmp"][1][:-1] == path:
+                # (a bad 'snmp' under defaults is reported once, by the defaults check)
+                self.at(*origin["snmp"], "expected an SNMP profile name; credentials belong "
+                        f"under snmp_profiles in the main file ({self.defined_text()})")
         else:
             resolved = self.profile_name(effective["snmp"], *origin["snmp"])
             if resolved is not None:

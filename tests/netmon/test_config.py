@@ -246,6 +246,38 @@ targets:
     ]
 
 
+def test_bad_defaults_are_reported_once_where_written(tmp_path: Path) -> None:
+    main = write(tmp_path / "netmon.yaml", """\
+include: [targets/*.yaml]
+snmp_profiles:
+  v2: {version: "2c", community: "${NETMON_TEST_COMMUNITY}"}
+defaults:
+  snmp: [v2]
+  port: 70000
+  retries: -1
+  discover: maybe
+""")
+    write(tmp_path / "targets" / "a.yaml", """\
+defaults:
+  max_repetitions: 500
+  timeout: 2 seconds
+targets:
+  - {name: r1, site: S1, tier: district, address: 192.0.2.1}
+  - {name: r2, site: S2, tier: district, address: 192.0.2.2}
+  - {name: r3, site: S3, tier: district, address: 192.0.2.3, snmp: v2, port: 1161}
+""")
+    a = f"{tmp_path}/targets/a.yaml"
+    assert issues_of(main) == [
+        f"{main}:5:9: defaults.snmp: expected text, got a list",
+        f"{main}:6:9: defaults.port: must be at most 65535 (got 70000)",
+        f"{main}:7:12: defaults.retries: must be at least 0 (got -1)",
+        f"{main}:8:13: defaults.discover: expected true or false, got 'maybe'",
+        f"{a}:2:20: defaults.max_repetitions: must be at most 200 (got 500)",
+        f"{a}:3:12: defaults.timeout: "
+        "'2 seconds' is not a duration (examples: 500ms, 30s, 5m, 1h, 30d)",
+    ]
+
+
 def test_target_without_any_profile(tmp_path: Path) -> None:
     main = write(tmp_path / "netmon.yaml", """\
 targets:
