@@ -273,7 +273,7 @@ class InterfaceCollector:
             else:
                 pairs = [(link, i) for link, i in matched]
         bindings = [self._bind(target, link, iface) for link, iface in pairs]
-        _deduplicate_names(bindings)
+        _deduplicate_names(bindings, interfaces)
         uptime = table.scalars.get(SYS_UPTIME)
         walk_columns = sorted({COL[name] for b in bindings for name, _ in b.oids})
         meta = DeviceMeta(
@@ -389,16 +389,16 @@ class InterfaceCollector:
         return samples, False
 
 
-def _deduplicate_names(bindings: list[Binding]) -> None:
+def _deduplicate_names(bindings: list[Binding], interfaces: Mapping[str, Interface]) -> None:
     """Make ifName tags unique per device: real agents repeat names (sub-interfaces,
-    stacked switches), and two series with the same tags would overwrite each other."""
+    stacked switches), and two series with the same tags would overwrite each other.
+    Counted over all the device's interfaces, so a tag does not depend on which are polled."""
     seen: dict[str, int] = {}
+    for iface in interfaces.values():
+        seen[iface.name] = seen.get(iface.name, 0) + 1
     for b in bindings:
-        seen[b.tags["ifName"]] = seen.get(b.tags["ifName"], 0) + 1
-    for b in bindings:
-        if seen[b.tags["ifName"]] > 1:
-            b.tags["ifName"] = f"{b.tags['ifName']}#{b.iface.index}"
-            if b.link is None or not b.link.name:
-                b.tags.pop("link", None)
-                if b.link is not None:
-                    b.tags["link"] = b.tags["ifName"]
+        name = b.tags["ifName"]
+        if seen.get(name, 0) > 1:
+            b.tags["ifName"] = f"{name}#{b.iface.index}"
+            if b.link is not None and not b.link.name:
+                b.tags["link"] = b.tags["ifName"]
