@@ -38,6 +38,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from collectors.interfaces import InterfaceOptions
 from netmon.credentials import SnmpV2c, SnmpV3
@@ -224,8 +225,11 @@ class Target(BaseModel):
         first: dict[str, int] = {}
         for i, link in enumerate(links):
             if link.selector in first:
-                raise ValueError(
-                    f"duplicate link {link.selector} (links[{first[link.selector]}] and links[{i}])"
+                # A custom type so the loader can point at the second link itself.
+                raise PydanticCustomError(
+                    "duplicate_link",
+                    "duplicate link {selector} (links[{first}] and links[{second}])",
+                    {"selector": link.selector, "first": first[link.selector], "second": i},
                 )
             first[link.selector] = i
         return links
@@ -606,6 +610,10 @@ class _Loader:
                 doc, ypath = locate(path)
                 self.at(doc, ypath, f"missing required key '{tag_key}' "
                                     f"(one of: {', '.join(_tags(final))})")
+                continue
+            if kind == "duplicate_link":
+                doc, ypath = locate((*path, int(ctx["second"])))
+                self.at(doc, ypath, err["msg"])
                 continue
             doc, ypath = locate(path)
             raw = _lookup(doc.data, ypath)

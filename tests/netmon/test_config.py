@@ -131,7 +131,7 @@ BAD = [
         "'nowhere/*.yaml' matches no files (looked in bad)",
     ]),
     ("bad/dup_selector.yaml", [
-        "bad/dup_selector.yaml:13:7: targets[0].links: "
+        "bad/dup_selector.yaml:16:9: targets[0].links[2]: "
         "duplicate link ifName=Gi0/0 (links[0] and links[2])",
     ]),
     ("bad/name_whitespace.yaml", [
