@@ -122,10 +122,13 @@ async def test_v2c_over_ipv6(snmpsim_corpus: SnmpSim, corpus_dir: Path) -> None:
     async with SnmpClient() as client:
         s = client.session(device="asr920", host="::1", port=snmpsim_corpus.port,
                            credentials=v2c("iosxe_asr920"))
-        table = await s.walk([IF_NAME])
+        table = await s.walk([IF_NAME], scalars=[SYS_DESCR, f"{IF_DESCR}.1"])
         r = await s.get([SYS_DESCR])
     assert table.columns[IF_NAME] == expected_column(corpus_dir / "iosxe_asr920.snmprec",
                                                      IF_NAME)
+    # A scalar not ending in .0 is fetched with a GET beside the GETBULK.
+    assert table.scalars == {SYS_DESCR: r.values[SYS_DESCR],
+                             f"{IF_DESCR}.1": b"GigabitEthernet0/0/0"}
     assert isinstance(r.values[SYS_DESCR], bytes)
 
 
