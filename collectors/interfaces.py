@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from netmon.model import Sample
-from netmon.rates import IF_COUNTERS
+from netmon.rates import IF_COUNTERS, port_speed_bps
 from netmon.snmp import NoSuch, SnmpSession
 from netmon.units import Duration
 
@@ -254,10 +254,7 @@ class InterfaceCollector:
                 issues.append("no ifName column (ifXTable missing); names come from ifDescr")
             no_hc = [i for i in interfaces.values() if i.has_octets and not i.hc]
             if no_hc:
-                issues.append(
-                    f"{len(no_hc)} interface(s) lack 64-bit ifHCInOctets; using 32-bit "
-                    "ifInOctets, which wraps every 28.6 s at 1.2 Gbit/s"
-                )
+                issues.append(_no_hc_message(no_hc))
         if target.discover or not target.links:
             pairs: list[tuple[Link | None, Interface]] = [
                 (None, i) for i in interfaces.values() if i.has_octets
@@ -387,6 +384,19 @@ class InterfaceCollector:
             Sample(target.name, POLL_ISSUE, base, {"message": text}, ts) for text in issues
         )
         return samples, False
+
+
+def _no_hc_message(no_hc: list[Interface]) -> str:
+    """Say which interfaces fall back to Counter32 and how soon it wraps at line rate."""
+    text = (f"{len(no_hc)} interface(s) lack 64-bit ifHCInOctets; using 32-bit ifInOctets")
+    speeds = [(port_speed_bps(i.if_high_speed, i.if_speed) or 0, i.name) for i in no_hc]
+    fastest, name = max(speeds)
+    if fastest:
+        # Counter32 of octets: 2**32 * 8 bits / line rate. A poll interval longer
+        # than this can miss a whole wrap and under-report the traffic.
+        text += (f", which wraps every {2**35 / fastest:.1f} s at line rate on {name} "
+                 f"({fastest / 1e6:g} Mbit/s)")
+    return text
 
 
 def _deduplicate_names(bindings: list[Binding], interfaces: Mapping[str, Interface]) -> None:

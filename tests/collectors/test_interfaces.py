@@ -85,7 +85,7 @@ async def test_rates_within_2_percent_of_configured(snmpsim_factory, discover):
     sim = snmpsim_factory({"rates": device_records(rate_device())})
     links = [] if discover else [{"ifName": n, "role": "uplink"} for n in RATES]
     target = make_target(sim, "rates", links=links, discover=discover)
-    polls = await poll_series(target, 3, 1.5)
+    polls = await poll_series(target, 3, 2.5)
     for poll in polls[1:]:
         got = by_name(poll)
         assert set(got) == set(RATES)
@@ -100,9 +100,9 @@ async def test_rates_within_2_percent_of_configured(snmpsim_factory, discover):
 
 
 async def test_counter32_wrap_is_exact(snmpsim_factory):
-    # 16 Gbit/s on a 40G port without HC counters: Counter32 wraps every 2.1 s.
-    rate = 16e9
-    iface = SimInterface(1, "et-0/0/0", "fast", 40_000, rate, rate / 4, hc=False)
+    # 6.4 Gbit/s on a 10G port without HC counters: Counter32 wraps every 5.4 s.
+    rate = 6.4e9
+    iface = SimInterface(1, "et-0/0/0", "fast", 10_000, rate, rate / 4, hc=False)
     sim = snmpsim_factory({"wrap32": device_records([iface])})
     target = make_target(sim, "wrap32", links=[{"ifIndex": 1}])
     collector = InterfaceCollector()
@@ -111,9 +111,9 @@ async def test_counter32_wrap_is_exact(snmpsim_factory):
     rates: list[float] = []
     async with SnmpClient() as client:
         session = open_session(client, target)
-        for i in range(5):
+        for i in range(4):
             if i:
-                await asyncio.sleep(1.2)
+                await asyncio.sleep(3.0)
             raw = await collector.collect(session, target)
             (counters,) = [s for s in raw if s.measurement == IF_COUNTERS]
             raw_in.append(int(counters.fields["ifInOctets"]))
@@ -124,7 +124,7 @@ async def test_counter32_wrap_is_exact(snmpsim_factory):
             if "in_bps" in link.fields:
                 rates.append(float(link.fields["in_bps"]))
     assert any(b < a for a, b in itertools.pairwise(raw_in)), "no wrap observed"
-    assert len(rates) == 4
+    assert len(rates) == 3
     for r in rates:
         assert r == pytest.approx(rate, rel=0.02)
 
@@ -143,7 +143,7 @@ async def test_missing_hc_columns_fall_back_to_32_bit_and_say_so(snmpsim_factory
     assert "ifHCInOctets" not in counters["fa0/0"].fields
     issues = [s.fields["message"] for s in raw if s.measurement == "poll_issue"]
     assert any("lack 64-bit ifHCInOctets" in m for m in issues), issues
-    polls = await poll_series(target, 2, 1.5)
+    polls = await poll_series(target, 2, 2.5)
     got = by_name(polls[1])
     assert got["fa0/0"].fields["in_bps"] == pytest.approx(8e6, rel=0.02)
     assert got["fa0/1"].fields["counter_bits"] == 32
