@@ -20,6 +20,8 @@ from netmon.units import parse_duration
 
 log = logging.getLogger("netmon")
 
+DEMO_DIR = Path("/var/tmp/netmon-demo")
+
 
 def _duration(text: str) -> float:
     try:
@@ -42,6 +44,25 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--count", type=int, default=2, help="number of polls (rates need two)")
     q.add_argument("--interval", type=_duration, default=10.0, help="time between polls")
     q.add_argument("--json", action="store_true", help="one JSON object per poll")
+
+    r = sub.add_parser("run", help="run the polling daemon")
+    r.add_argument("--config", type=Path, default=None)
+    r.add_argument(
+        "--demo", action="store_true",
+        help="serve the simulated example network with snmpsim on loopback and poll it "
+             "(local store, no external server needed)",
+    )
+    r.add_argument("--demo-dir", type=Path, default=DEMO_DIR,
+                   help=f"where --demo keeps recordings, config and state (default {DEMO_DIR})")
+
+    qu = sub.add_parser("query", help="read stored link metrics from the local store")
+    qu.add_argument("--config", type=Path, default=None)
+    qu.add_argument("--target")
+    qu.add_argument("--link", help="link name or ifName")
+    qu.add_argument("--since", type=_duration, default=3600.0, help="e.g. 15m, 1h, 7d")
+    qu.add_argument("--field", help="e.g. util_pct, in_bps")
+    qu.add_argument("--measurement", default="interface")
+    qu.add_argument("--format", choices=("table", "csv", "json"), default="table")
     return p
 
 
@@ -61,8 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # One line per poll per target is noise at INFO; overruns are logged by netmon itself.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     if args.command == "check-config":
         return check_config(_config_path(args.path))
     if args.command == "poll":
@@ -81,7 +105,63 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         except KeyboardInterrupt:
             return 130
+    if args.command == "run":
+        return _run(args)
+    if args.command == "query":
+        return _query(args)
     return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from netmon.daemon import run_daemon
+
+    logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    demo = None
+    path = _config_path(args.config)
+    if args.demo:
+        from netmon.demo import Demo
+
+        demo = Demo(args.demo_dir)
+        path = demo.start()
+        print(f"demo: simulated network on 127.0.0.1:{demo.port}, config {path}", flush=True)
+        print(f"demo: query with: netmon query --config {path} --field util_pct --since 5m",
+              flush=True)
+    try:
+        config = _load(path)
+        if config is None:
+            return 1
+        logging.getLogger().setLevel(
+            logging.DEBUG if args.verbose else config.settings.log_level.upper()
+        )
+        return asyncio.run(run_daemon(config, path))
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if demo is not None:
+            demo.stop()
+
+
+def _query(args: argparse.Namespace) -> int:
+    from netmon.sinks.local import LOCAL_FILE, run_query
+
+    config = _load(_config_path(args.config))
+    if config is None:
+        return 1
+    if config.settings.storage.influxdb is not None:
+        print("storage goes to InfluxDB: query it there (the local store is not in use)",
+              file=sys.stderr)
+        return 2
+    try:
+        out = run_query(
+            config.settings.state_dir / LOCAL_FILE, target=args.target, link=args.link,
+            since_s=args.since, field=args.field, fmt=args.format,
+            measurement=args.measurement,
+        )
+    except FileNotFoundError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    sys.stdout.write(out)
+    return 0
 
 
 def dumps(obj: object) -> str:

@@ -1,0 +1,314 @@
+"""``netmon run``: the long-running daemon.
+
+Step: YAML -> **scheduler** -> collectors -> samples -> rates -> (sinks, alerts).
+
+Each target is polled every ``interval`` by an apscheduler job. Targets are
+spread over the interval by a deterministic offset (a hash of the name), and
+samples are stamped with the poll slot, so the same target and slot always
+give the same timestamp: a second poller writing the same points is
+idempotent. There is never more than one poll per target in flight; an
+overrun skips the next slot and is counted, so polls never pile up.
+
+SIGHUP reloads the config (keeping rate state of unchanged targets; an
+invalid config keeps the old one running), SIGTERM flushes the sinks and
+exits within 10 s. systemd is told READY / RELOADING / STOPPING / WATCHDOG.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from collectors.interfaces import InterfaceCollector
+from netmon.config import Config, ConfigError, Target, load_config
+from netmon.model import Collector, Sample, Sink
+from netmon.poll import PollResult, open_session, poll_target
+from netmon.rates import INTERFACE, RateEngine
+from netmon.sdnotify import SdNotifier
+from netmon.sinks.build import build_sinks
+from netmon.snmp import SnmpClient, SnmpSession
+
+log = logging.getLogger(__name__)
+
+STOP_BUDGET_S = 10.0
+
+
+def slot_offset_s(name: str, interval_s: float) -> float:
+    """Deterministic place of a target within its interval (same on every poller)."""
+    return (zlib.crc32(name.encode()) % 10_000) / 10_000 * interval_s
+
+
+def slot_for(now: float, interval_s: float, offset_s: float) -> float:
+    """The start of the slot ``now`` falls in (unix seconds)."""
+    return ((now - offset_s) // interval_s) * interval_s + offset_s
+
+
+@dataclass(slots=True)
+class TargetState:
+    """What the HTTP API and /metrics show about one target."""
+
+    target: Target
+    last_attempt_mono: float | None = None
+    last_poll_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    reachable: bool | None = None
+    poll_duration_s: float = 0.0
+    polls: int = 0
+    errors: int = 0
+    overruns: int = 0
+    issues: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class DaemonState:
+    started_mono: float = field(default_factory=time.monotonic)
+    targets: dict[str, TargetState] = field(default_factory=dict)
+    links: dict[tuple[str, str], Sample] = field(default_factory=dict)
+    sinks: Sequence[Sink] = ()
+    scheduler_running: bool = False
+    reloads: int = 0
+    reload_errors: int = 0
+    config_path: str = ""
+
+    def health(self) -> tuple[bool, str]:
+        """Healthy while the scheduler runs and every target was tried within 2 x interval."""
+        if not self.scheduler_running:
+            return False, "scheduler is not running"
+        now = time.monotonic()
+        late = []
+        for name, ts in self.targets.items():
+            limit = 2 * ts.target.interval_s
+            last = ts.last_attempt_mono if ts.last_attempt_mono is not None else self.started_mono
+            if now - last > limit:
+                late.append(f"{name} not attempted for {now - last:.0f}s (limit {limit:.0f}s)")
+        if late:
+            more = f" (+{len(late) - 10} more)" if len(late) > 10 else ""
+            return False, "; ".join(late[:10]) + more
+        return True, f"ok: {len(self.targets)} targets"
+
+
+class Daemon:
+    def __init__(self, config: Config, config_path: Path | None = None) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.state = DaemonState(config_path=str(config_path or ""))
+        self.engine = RateEngine()
+        self.collectors: list[Collector] = [InterfaceCollector(config.settings.interfaces)]
+        self.sinks: list[Sink] = []
+        self.notifier = SdNotifier()
+        self.scheduler: AsyncIOScheduler | None = None
+        self._client: SnmpClient | None = None
+        self._sessions: dict[str, SnmpSession] = {}
+        self._in_flight: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stop = asyncio.Event()
+        self._http_runner: object | None = None
+
+    # -- scheduling ------------------------------------------------------------------------
+
+    def _schedule(self, target: Target) -> None:
+        assert self.scheduler is not None
+        offset = slot_offset_s(target.name, target.interval_s)
+        now = time.time()
+        first = slot_for(now, target.interval_s, offset) + target.interval_s
+        self.scheduler.add_job(
+            self._poll_job,
+            IntervalTrigger(
+                seconds=target.interval_s, start_date=datetime.fromtimestamp(first, UTC)
+            ),
+            args=[target.name],
+            id=target.name,
+            name=f"poll {target.name}",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, int(target.interval_s / 2)),
+            replace_existing=True,
+        )
+        self.state.targets.setdefault(target.name, TargetState(target)).target = target
+        assert self._client is not None
+        self._sessions[target.name] = open_session(self._client, target)
+
+    def _on_skipped(self, event: JobExecutionEvent) -> None:
+        ts = self.state.targets.get(event.job_id)
+        if ts is None:
+            return
+        ts.overruns += 1
+        why = "previous poll still running" if event.code == EVENT_JOB_MAX_INSTANCES else "missed"
+        log.warning("overrun: %s slot skipped (%s)", event.job_id, why)
+
+    async def _poll_job(self, name: str) -> None:
+        ts_state = self.state.targets.get(name)
+        session = self._sessions.get(name)
+        if ts_state is None or session is None:
+            return
+        if name in self._in_flight:  # belt and braces: apscheduler's max_instances=1
+            ts_state.overruns += 1
+            log.warning("overrun: %s slot skipped (previous poll still running)", name)
+            return
+        target = ts_state.target
+        self._in_flight.add(name)
+        try:
+            now = time.time()
+            slot = slot_for(now, target.interval_s, slot_offset_s(name, target.interval_s))
+            ts_state.last_attempt_mono = time.monotonic()
+            result = await poll_target(
+                session, target, self.collectors, self.engine,
+                slot=datetime.fromtimestamp(slot, UTC),
+            )
+            self._record(ts_state, result)
+            for sink in self.sinks:
+                await sink.write(result.samples)
+        finally:
+            self._in_flight.discard(name)
+
+    def _record(self, ts: TargetState, result: PollResult) -> None:
+        ts.polls += 1
+        ts.last_poll_at = result.ts
+        ts.poll_duration_s = result.duration_s
+        ts.issues = result.issues
+        ts.reachable = result.error is None
+        if result.error is None:
+            ts.last_success_at = result.ts
+            ts.last_error = None
+        else:
+            ts.errors += 1
+            ts.last_error = result.error
+        for s in result.samples:
+            if s.measurement == INTERFACE:
+                self.state.links[(result.target, s.tags.get("ifName", ""))] = s
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._client = SnmpClient()
+        self.sinks = build_sinks(self.config.settings.storage, self.config.settings.state_dir)
+        for sink in self.sinks:
+            start = getattr(sink, "start", None)
+            if start is not None:
+                await start()
+        self.state.sinks = self.sinks
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.scheduler.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
+        for target in self.config.targets:
+            self._schedule(target)
+        self.scheduler.start()
+        self.state.scheduler_running = True
+        from netmon.httpapi import start_http
+
+        self._http_runner = await start_http(self.state, self.config.settings.http)
+        self.notifier.ready(status=f"polling {len(self.config.targets)} targets")
+        log.info("netmon running: %d targets", len(self.config.targets))
+
+    def reload(self) -> bool:
+        """Apply a re-read config. Returns False (and keeps the old one) if it is invalid."""
+        self.notifier.reloading()
+        try:
+            if self.config_path is None:
+                raise FileNotFoundError("no config file to reload")
+            new = load_config(self.config_path)
+        except ConfigError as exc:
+            self.state.reload_errors += 1
+            for issue in exc.issues:
+                log.error("reload rejected, keeping the running config: %s", issue)
+            self.notifier.ready(status="reload rejected: config invalid")
+            return False
+        except OSError as exc:
+            self.state.reload_errors += 1
+            log.error("reload rejected, keeping the running config: %s", exc)
+            self.notifier.ready(status="reload rejected")
+            return False
+        old = {t.name: t for t in self.config.targets}
+        fresh = {t.name: t for t in new.targets}
+        assert self.scheduler is not None
+        for name in old.keys() - fresh.keys():
+            self.scheduler.remove_job(name)
+            self._forget(name)
+            self.state.targets.pop(name, None)
+        for name, target in fresh.items():
+            if old.get(name) == target:
+                continue  # unchanged: keep its job, rate state and metadata
+            if name in old:
+                self._forget(name)
+            self._schedule(target)
+        restart_only = ("state_dir", "http", "storage", "interfaces")
+        changed = [k for k in restart_only
+                   if getattr(new.settings, k) != getattr(self.config.settings, k)]
+        if changed:
+            log.warning("changed %s take effect on restart", ", ".join(changed))
+        self.config = new
+        self.state.reloads += 1
+        log.info("config reloaded: %d targets", len(fresh))
+        self.notifier.ready(status=f"polling {len(fresh)} targets")
+        return True
+
+    def _forget(self, name: str) -> None:
+        self.engine.forget(name)
+        for c in self.collectors:
+            forget = getattr(c, "forget", None)
+            if forget is not None:
+                forget(name)
+        self._sessions.pop(name, None)
+        for key in [k for k in self.state.links if k[0] == name]:
+            del self.state.links[key]
+
+    async def stop(self) -> None:
+        self.notifier.stopping()
+        self.state.scheduler_running = False
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+        # Let in-flight polls finish briefly, then flush everything collected.
+        deadline = time.monotonic() + STOP_BUDGET_S / 2
+        while self._in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for sink in self.sinks:
+            try:
+                budget = max(0.5, deadline + 4 - time.monotonic())
+                await asyncio.wait_for(sink.aclose(), timeout=budget)
+            except TimeoutError:
+                log.error("sink %s did not flush in time; its backlog stays spooled", sink)
+        if self._http_runner is not None:
+            await self._http_runner.cleanup()  # type: ignore[attr-defined]
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def _watchdog(self) -> None:
+        interval = self.notifier.watchdog_interval_s()
+        if interval is None:
+            return
+        while not self._stop.is_set():
+            self.notifier.watchdog()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=interval)
+
+    async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self._stop.set)
+        loop.add_signal_handler(signal.SIGINT, self._stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        await self.start()
+        watchdog = asyncio.create_task(self._watchdog())
+        try:
+            await self._stop.wait()
+        finally:
+            log.info("stopping: flushing sinks")
+            await self.stop()
+            watchdog.cancel()
+
+
+async def run_daemon(config: Config, config_path: Path | None) -> int:
+    daemon = Daemon(config, config_path)
+    await daemon.serve()
+    return 0
