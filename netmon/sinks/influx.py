@@ -280,9 +280,11 @@ class InfluxSink:
         return self._redact(f"HTTP {e.status} from {self.options.url}: {message}")
 
     def _describe_network(self, e: BaseException) -> str:
-        what = type(e).__name__
-        detail = str(e) or what
-        return self._redact(f"cannot reach {self.options.url}: {what}: {detail}")
+        if isinstance(e, TimeoutError):
+            detail = f"no answer within {self.options.timeout_s:g} s"
+        else:
+            detail = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        return self._redact(f"cannot reach {self.options.url}: {detail}")
 
     def _record_error(self, outcome: Outcome, text: str, n_points: int) -> None:
         s = self._stats

@@ -21,7 +21,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from netmon.model import Sample
-from netmon.sinks.influx import InfluxOptions, InfluxSink
+from netmon.sinks.influx import InfluxOptions, InfluxSink, Outcome, classify_status
 from netmon.sinks.lineproto import encode_many
 from netmon.sinks.spool import Spool
 from tests.vmetrics import VictoriaMetrics, free_port
@@ -119,7 +119,7 @@ async def test_killed_process_leaves_spool_that_a_new_sink_delivers(
         sys.path.insert(0, {str(REPO)!r})
         from pathlib import Path
         from pydantic import SecretStr
-        from netmon.sinks.influx import InfluxOptions, InfluxSink
+        from netmon.sinks.influx import InfluxOptions, InfluxSink, Outcome, classify_status
         from netmon.sinks.spool import Spool
         from tests.netmon.sinks.conftest import interface_samples
         from datetime import datetime
@@ -171,9 +171,12 @@ async def test_killed_process_leaves_spool_that_a_new_sink_delivers(
 class FakeInflux:
     """A loopback HTTP server answering /api/v2/write with scripted statuses."""
 
-    def __init__(self, responses: list[tuple[int, dict | None]], then: int = 204) -> None:
+    def __init__(
+        self, responses: list[tuple[int, dict | None]], then: int = 204, hang_s: float = 0.0
+    ) -> None:
         self.responses = list(responses)
         self.then = then
+        self.hang_s = hang_s  # the first request waits this long before answering
         self.requests: list[tuple[int, list[str], dict[str, str]]] = []
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -182,6 +185,10 @@ class FakeInflux:
         body = await request.read()
         if body[:2] == b"\x1f\x8b":
             body = gzip.decompress(body)
+        if self.hang_s and not self.requests:
+            self.requests.append((0, [], {}))
+            await asyncio.sleep(self.hang_s)
+            return web.Response(status=204)
         status, payload = self.responses.pop(0) if self.responses else (self.then, None)
         self.requests.append((status, body.decode().splitlines(), dict(request.headers)))
         if payload is None:
@@ -279,6 +286,30 @@ async def test_full_queue_overflows_to_spool_without_loss(tmp_path: Path, make_s
         await sink.aclose()
     assert server.delivered() == lines
     assert sink.stats.points_dropped == 0
+
+
+async def test_timeout_is_retried(tmp_path: Path, make_samples) -> None:
+    samples = make_samples(40)
+    async with FakeInflux([], hang_s=2.0) as server:
+        sink = InfluxSink(options(server.url, timeout=0.3), Spool(tmp_path / "spool.sqlite"))
+        await sink.write(samples)
+        await wait_until(lambda: len(server.delivered()) == 40, what="delivery after timeout")
+        await sink.aclose()
+    assert server.delivered() == encode_many(samples)
+    assert "no answer within 0.3 s" in (sink.stats.last_error or "")
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        (204, Outcome.OK), (400, Outcome.BAD_DATA), (401, Outcome.CONFIG),
+        (403, Outcome.CONFIG), (404, Outcome.CONFIG), (413, Outcome.CONFIG),
+        (429, Outcome.RETRY), (500, Outcome.RETRY), (502, Outcome.RETRY),
+        (503, Outcome.RETRY), (307, Outcome.RETRY),
+    ],
+)
+def test_status_classes(status: int, outcome: Outcome) -> None:
+    assert classify_status(status) is outcome
 
 
 def test_options_keep_the_token_out_of_repr() -> None:
