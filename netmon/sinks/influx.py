@@ -39,9 +39,10 @@ everything in the memory queue.
   ``points_dropped``; the other batches carry on. InfluxDB may already have
   stored the valid lines of a partially written batch, so re-sending them
   would not be right either.
-* ``aclose`` sends what it can within ``close_timeout_s``; whatever it cannot
-  deliver (server down, time up) is left in the spool, which the next start
-  replays. Nothing is dropped by a shutdown.
+* ``aclose`` sends what it can within ``close_timeout_s`` (10 s), retrying a
+  server that fails with a retryable error while the deadline allows, and
+  stopping at once on a configuration error. Whatever it cannot deliver is
+  left in the spool, which the next start replays: a shutdown drops nothing.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -86,7 +88,7 @@ class InfluxOptions(BaseModel):
     retry_initial_s: Duration = Field(0.5, alias="retry_initial")
     retry_max_s: Duration = Field(30.0, alias="retry_max")
     config_error_retry_s: Duration = Field(60.0, alias="config_error_retry")
-    close_timeout_s: Duration = Field(30.0, alias="close_timeout")
+    close_timeout_s: Duration = Field(10.0, alias="close_timeout")
 
 
 class Outcome(Enum):
@@ -207,6 +209,12 @@ class InfluxSink:
         try:
             async with self._spool_io:
                 await asyncio.to_thread(self._append_chunks, lines)
+        except sqlite3.Error as e:
+            # Disk full or spool unusable: keep the lines in memory, over the bound,
+            # rather than lose them; the drainer retries the spool later.
+            self._queue.extendleft(reversed(lines))
+            self._spool_failed(e)
+            return
         finally:
             self._spills -= 1
         self._stats.points_spooled += len(lines)
@@ -219,13 +227,24 @@ class InfluxSink:
         for chunk in self._chunks(lines):
             self.spool.append(chunk)
 
+    def _spool_failed(self, e: sqlite3.Error) -> None:
+        text = f"spool {self.spool.path}: {e}"
+        self._stats.write_errors += 1
+        self._stats.last_error = text
+        self._stats.last_error_at = time.time()
+        log.error("InfluxDB sink cannot use its %s; points stay in memory", text)
+
     async def _migrate_queue(self) -> None:
         """While a backlog exists, new lines join the end of the spool to keep order."""
         if not self._queue:
             return
         lines = self._take(len(self._queue))
-        async with self._spool_io:
-            await asyncio.to_thread(self._append_chunks, lines)
+        try:
+            async with self._spool_io:
+                await asyncio.to_thread(self._append_chunks, lines)
+        except sqlite3.Error:
+            self._queue.extendleft(reversed(lines))
+            raise
         self._stats.points_spooled += len(lines)
 
     async def _requeue_front(self, body: bytes, n_points: int) -> None:
@@ -345,6 +364,17 @@ class InfluxSink:
                 await asyncio.wait_for(self._wake.wait(), remaining)
 
     async def _run(self) -> None:
+        while True:
+            try:
+                await self._drain()
+                return
+            except sqlite3.Error as e:
+                self._spool_failed(e)
+                if self._closing:
+                    return
+                await asyncio.sleep(self.options.retry_max_s)
+
+    async def _drain(self) -> None:
         failures = 0
         deadline: float | None = None
         while True:
@@ -390,13 +420,24 @@ class InfluxSink:
                 if outcome is Outcome.BAD_DATA:
                     self._dropped_data += len(lines)
                     continue
-                await self._requeue_front(body, len(lines))
+                try:
+                    await self._requeue_front(body, len(lines))
+                except sqlite3.Error:
+                    self._queue.extendleft(reversed(lines))
+                    raise
             # RETRY or CONFIG: the batch is in the spool.
-            if self._closing:
-                await self._migrate_queue()
-                break
             failures += 1
-            await self._wait_backoff(self._backoff_s(failures, outcome, retry_after))
+            delay = self._backoff_s(failures, outcome, retry_after)
+            if self._closing:
+                # Shutting down: keep trying a server that is busy, until the deadline;
+                # a configuration error will not fix itself meanwhile.
+                await self._migrate_queue()
+                assert deadline is not None
+                if outcome is Outcome.CONFIG or time.monotonic() + delay > deadline:
+                    break
+                await asyncio.sleep(delay)
+                continue
+            await self._wait_backoff(delay)
         await self._migrate_queue()
         if self.spool.depth_points:
             log.warning(

@@ -102,6 +102,8 @@ class Spool:
         self._depth_bytes: int = row[2]
         self.dropped_points = 0
         self.dropped_batches = 0
+        self._oldest_at: float | None = None
+        self._refresh_oldest_locked()
 
     @classmethod
     def in_state_dir(cls, state_dir: Path, options: SpoolOptions | None = None) -> Spool:
@@ -125,13 +127,12 @@ class Spool:
     @property
     def oldest_age_s(self) -> float:
         """Seconds since the oldest batch still spooled was spooled; 0.0 when empty."""
-        if self._depth_batches == 0:
-            return 0.0
-        with self._lock:
-            row = self._db.execute(
-                "SELECT created_at FROM batches ORDER BY id LIMIT 1"
-            ).fetchone()
-        return max(0.0, self._clock() - row[0]) if row else 0.0
+        oldest = self._oldest_at  # kept up to date by the writing methods: no I/O here
+        return 0.0 if oldest is None else max(0.0, self._clock() - oldest)
+
+    def _refresh_oldest_locked(self) -> None:
+        row = self._db.execute("SELECT created_at FROM batches ORDER BY id LIMIT 1").fetchone()
+        self._oldest_at = row[0] if row else None
 
     def __len__(self) -> int:
         return self._depth_batches
@@ -154,6 +155,7 @@ class Spool:
             self._depth_points += n_points
             self._depth_bytes += len(body)
             self._enforce_bounds_locked()
+            self._refresh_oldest_locked()
 
     def append_front_body(self, body: bytes, n_points: int) -> None:
         """Store a batch BEFORE every spooled one (a batch that was older than the backlog).
@@ -174,10 +176,12 @@ class Spool:
             self._depth_points += n_points
             self._depth_bytes += len(body)
             self._enforce_bounds_locked()
+            self._refresh_oldest_locked()
 
     def enforce_bounds(self) -> None:
         with self._lock:
             self._enforce_bounds_locked()
+            self._refresh_oldest_locked()
 
     def _enforce_bounds_locked(self) -> None:
         too_old = self._clock() - self.options.max_age_s
@@ -247,6 +251,7 @@ class Spool:
                 self._depth_batches -= 1
                 self._depth_points -= row[0]
                 self._depth_bytes -= row[1]
+                self._refresh_oldest_locked()
 
     def close(self) -> None:
         with self._lock:

@@ -288,9 +288,23 @@ async def test_full_queue_overflows_to_spool_without_loss(tmp_path: Path, make_s
     assert sink.stats.points_dropped == 0
 
 
+async def test_close_with_server_down_keeps_everything_spooled(
+    tmp_path: Path, make_samples
+) -> None:
+    port = free_port()  # nothing listens there
+    spool = Spool(tmp_path / "spool.sqlite")
+    sink = InfluxSink(options(f"http://127.0.0.1:{port}", close_timeout=0.5), spool)
+    await sink.write(make_samples(300))
+    t = time.monotonic()
+    await sink.aclose()
+    assert time.monotonic() - t < 3
+    assert spool.depth_points == 300
+    assert sink.stats.points_dropped == 0 and sink.stats.write_errors >= 1
+
+
 async def test_timeout_is_retried(tmp_path: Path, make_samples) -> None:
     samples = make_samples(40)
-    async with FakeInflux([], hang_s=2.0) as server:
+    async with FakeInflux([], hang_s=0.8) as server:
         sink = InfluxSink(options(server.url, timeout=0.3), Spool(tmp_path / "spool.sqlite"))
         await sink.write(samples)
         await wait_until(lambda: len(server.delivered()) == 40, what="delivery after timeout")
