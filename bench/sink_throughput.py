@@ -172,8 +172,10 @@ async def main() -> None:
     print(f"netmon sink throughput: {args.devices} devices x {IFACES_PER_DEVICE} interfaces x "
           f"{args.cycles} cycles = {n:,} points (12 fields each) per run; "
           f"median of {args.runs} runs")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"machine: nproc={os.cpu_count()}, python {platform.python_version()}, "
-          f"{platform.machine()}, {platform.system()} {platform.release()}")
+          f"{platform.machine()}, {platform.system()} {platform.release()}, "
+          f"load average at the end {load} (VictoriaMetrics shares these CPUs)")
     w = [max(len(r[i]) for r in rows) for i in range(3)]
     print(f"{'what':<{w[0]}}  {'median':>{w[1]}}  goal")
     for what, value, goal in rows:

@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from netmon.model import Sample
 from netmon.sinks.influx import InfluxOptions, InfluxSink, Outcome, classify_status
 from netmon.sinks.lineproto import encode_many
-from netmon.sinks.spool import Spool
+from netmon.sinks.spool import Spool, SpoolOptions, encode_body
 from tests.vmetrics import VictoriaMetrics, free_port
 
 TOKEN = "s3cret-t0ken-value"
@@ -108,6 +108,29 @@ async def test_outage_spools_then_replays_in_order(
     assert sink.stats.points_dropped == 0
 
 
+async def test_spool_bound_drops_oldest_during_outage(
+    vm: VictoriaMetrics, tmp_path: Path, make_samples, caplog: pytest.LogCaptureFixture
+) -> None:
+    samples = make_samples(1_000)
+    lines = encode_many(samples)
+    one_batch = len(encode_body(lines[:100]))
+    spool = Spool(tmp_path / "spool.sqlite", SpoolOptions(max_size=one_batch * 3))
+    sink = InfluxSink(options(vm.url, batch_size=100), spool)
+    vm.stop()
+    for i in range(0, 1_000, 100):
+        await sink.write(samples[i : i + 100])
+        await wait_until(lambda i=i: spool.depth_points + spool.dropped_points == i + 100)
+    stats = sink.stats
+    assert stats.points_dropped == spool.dropped_points > 0
+    assert stats.points_dropped + stats.spool_depth_points == 1_000
+    assert "oldest" in caplog.text and "dropped" in caplog.text
+
+    vm.start()
+    await sink.aclose()
+    kept = samples[stats.points_dropped :]  # exactly the newest ones arrive
+    assert vm.series(MATCH) == expected_series(kept)
+
+
 async def test_killed_process_leaves_spool_that_a_new_sink_delivers(
     vm: VictoriaMetrics, tmp_path: Path, make_samples
 ) -> None:
@@ -120,7 +143,7 @@ async def test_killed_process_leaves_spool_that_a_new_sink_delivers(
         from pathlib import Path
         from pydantic import SecretStr
         from netmon.sinks.influx import InfluxOptions, InfluxSink, Outcome, classify_status
-        from netmon.sinks.spool import Spool
+        from netmon.sinks.spool import Spool, SpoolOptions, encode_body
         from tests.netmon.sinks.conftest import interface_samples
         from datetime import datetime
 
