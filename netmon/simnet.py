@@ -159,11 +159,34 @@ def write_snmprec(path: str | Path, records: Iterable[Record]) -> Path:
     return path
 
 
-def free_udp_port(host: str = "127.0.0.1") -> int:
+def free_udp_port(host: str = "127.0.0.1", *, also_ipv6: bool = False) -> int:
+    """A UDP port free on ``host`` (and on [::1] as well when ``also_ipv6``)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    for _ in range(50):
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
+            s.bind((host, 0))
+            port = int(s.getsockname()[1])
+        if not also_ipv6:
+            return port
+        try:
+            with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s6:
+                s6.bind(("::1", port))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError(f"no free UDP port on {host}")
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None, timeout_s: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL if it lingers."""
+    if proc is None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def world_dir(prefix: str = "netmon-sim-", parent: str | Path | None = None) -> Path:
@@ -197,7 +220,7 @@ class SnmpSimProcess:
         self.log_path = self.root / "snmpsim.log"
         self.host = host
         self.ipv6_host = ipv6_host
-        self.port = port or free_udp_port(host)
+        self.port = port or free_udp_port(host, also_ipv6=ipv6_host is not None)
         self.max_var_binds = max_var_binds
         self.binary = venv / "bin" / "snmpsim-command-responder"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -257,14 +280,7 @@ class SnmpSimProcess:
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
     def cleanup(self) -> None:
         self.stop()

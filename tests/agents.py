@@ -11,19 +11,27 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
-from netmon import ber
+from netmon import simnet
+from netmon.simnet import (
+    SNMPSIM_VENV,
+    START_TIMEOUT_S,
+    SnmpSimProcess,
+    stop_process,
+    v2c_answers,
+    world_dir,
+    write_snmprec,
+)
 
-SNMPSIM_VENV = Path(os.environ.get("NETMON_SNMPSIM_VENV", "/opt/netmon-snmpsim"))
+__all__ = ["SnmpSim", "Snmpd", "free_udp_port", "read_snmprec", "shared_dir",
+           "snmprec_octets", "write_snmprec"]
+
 SNMPD = Path("/usr/sbin/snmpd")
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
-START_TIMEOUT_S = 20.0
 
 
 def shared_dir() -> Path:
@@ -39,32 +47,7 @@ def shared_dir() -> Path:
 
 def free_udp_port(*, ipv6: bool = False) -> int:
     """A UDP port free on 127.0.0.1 (and on [::1] when ``ipv6``)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if not ipv6:
-            return port
-        try:
-            with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s6:
-                s6.bind(("::1", port))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError("no free UDP port on loopback")
-
-
-def _oid_key(oid: str) -> tuple[int, ...]:
-    return tuple(int(a) for a in oid.strip(".").split("."))
-
-
-def write_snmprec(path: str | Path, records: Iterable[tuple[str, str, str]]) -> Path:
-    """Write ``OID|TAG|VALUE`` lines sorted numerically by OID (snmpsim needs OID order)."""
-    path = Path(path)
-    lines = [f"{oid.strip('.')}|{tag}|{value}" for oid, tag, value in
-             sorted(records, key=lambda r: _oid_key(r[0]))]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return simnet.free_udp_port(also_ipv6=ipv6)
 
 
 def read_snmprec(path: str | Path) -> dict[str, tuple[str, str]]:
@@ -85,32 +68,8 @@ def snmprec_octets(tag: str, value: str) -> bytes:
     return value.encode("utf-8")
 
 
-def _world_dir(parent: str | None = None, prefix: str = "netmon-agent-") -> Path:
-    d = Path(tempfile.mkdtemp(prefix=prefix, dir=parent or "/tmp"))
-    d.chmod(0o755)
-    return d
-
-
-def _v2c_probe(host: str, port: int, community: str, timeout_s: float = 0.3) -> bool:
-    """One blocking SNMP GET of sysDescr.0: True if any well-formed answer came back."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    packet = ber.encode_request(community.encode(), ber.GET_REQUEST, 4242,
-                                [ber.encode_oid(SYS_DESCR)])
-    with socket.socket(family, socket.SOCK_DGRAM) as s:
-        s.settimeout(timeout_s)
-        try:
-            s.sendto(packet, (host, port))
-            data, _ = s.recvfrom(65535)
-        except OSError:  # timeout, ICMP port unreachable
-            return False
-    try:
-        return ber.decode_message(data).request_id == 4242
-    except ber.BerError:
-        return False
-
-
 class SnmpSim:
-    """snmpsim-command-responder on loopback serving recordings.
+    """snmpsim-command-responder on loopback serving recordings (netmon.simnet runs it).
 
     ``data``: ``{community: path}`` (path to a .snmprec or .snmprec.bz2 file,
     which snmpsim reads natively; a ``/`` in the community makes sub-directories)
@@ -126,21 +85,30 @@ class SnmpSim:
         max_var_binds: int | None = None,
         venv: str | Path | None = None,
     ) -> None:
-        self.venv = Path(venv) if venv else SNMPSIM_VENV
-        self.binary = self.venv / "bin" / "snmpsim-command-responder"
         self.ipv4 = ipv4
         self.ipv6 = ipv6
-        self.max_var_binds = max_var_binds
         self.host = "127.0.0.1" if ipv4 else "::1"
         self.host6 = "::1"
-        self.port = 0
-        self._root = _world_dir()
+        self._root = world_dir(prefix="netmon-agent-")
         self.data_dir = self._root / "data"
-        self.cache_dir = self._root / "cache"
-        self.log_path = self._root / "snmpsim.log"
         self.communities: list[str] = []
-        self._proc: subprocess.Popen[bytes] | None = None
         self._install_data(data)
+        self.process = SnmpSimProcess(
+            self.data_dir,
+            host=self.host,
+            port=free_udp_port(ipv6=ipv6),
+            ipv6_host="::1" if ipv4 and ipv6 else None,
+            max_var_binds=max_var_binds,
+            venv=Path(venv) if venv else SNMPSIM_VENV,
+        )
+
+    @property
+    def port(self) -> int:
+        return self.process.port
+
+    @property
+    def log_path(self) -> Path:
+        return self.process.log_path
 
     def _install_data(self, data: Mapping[str, str | Path] | str | Path) -> None:
         if isinstance(data, str | Path):
@@ -153,12 +121,6 @@ class SnmpSim:
                 dst = self.data_dir / f"{community}{suffix}"
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(src, dst)
-        self.cache_dir.mkdir()
-        for p in [self.data_dir, *self.data_dir.rglob("*")]:
-            p.chmod(0o755 if p.is_dir() else 0o644)
-        self.cache_dir.chmod(0o777)
-        self.log_path.touch()
-        self.log_path.chmod(0o666)
         for f in sorted(self.data_dir.rglob("*.snmprec*")):
             rel = f.relative_to(self.data_dir).as_posix()
             self.communities.append(rel.removesuffix(".bz2").removesuffix(".snmprec"))
@@ -168,55 +130,17 @@ class SnmpSim:
             raise KeyError(f"no recording named {name!r}; have {self.communities}")
         return name
 
-    def start(self) -> SnmpSim:
-        if not self.binary.exists():
-            raise RuntimeError(f"{self.binary} missing: run scripts/install-deps.sh")
-        if not self.port:
-            self.port = free_udp_port(ipv6=self.ipv6)
-        cmd = [
-            str(self.binary),
-            f"--data-dir={self.data_dir}",
-            f"--cache-dir={self.cache_dir}",
-            f"--logging-method=file:{self.log_path}",
-            "--log-level=info",
-        ]
-        if os.geteuid() == 0:
-            cmd += ["--process-user=nobody", "--process-group=nogroup"]
-        if self.ipv4:
-            cmd.append(f"--agent-udpv4-endpoint=127.0.0.1:{self.port}")
-        if self.ipv6:
-            cmd.append(f"--agent-udpv6-endpoint=[::1]:{self.port}")
-        if self.max_var_binds is not None:
-            cmd.append(f"--max-var-binds={self.max_var_binds}")
-        self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                                      cwd=self._root)
-        self._wait_ready()
-        return self
-
-    def _wait_ready(self) -> None:
+    def _answers(self) -> bool:
         probe = self.communities[0] if self.communities else "public"
         hosts = ([self.host] if self.ipv4 else []) + ([self.host6] if self.ipv6 else [])
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.poll() is not None:
-                break
-            if all(_v2c_probe(h, self.port, probe) for h in hosts):
-                return
-            time.sleep(0.1)
-        log = self.log_path.read_text(errors="replace")[-4000:]
-        self.stop()
-        raise RuntimeError(f"snmpsim did not answer on port {self.port}; log:\n{log}")
+        return all(v2c_answers(h, self.port, probe) for h in hosts)
+
+    def start(self) -> SnmpSim:
+        self.process.start(ready=self._answers)
+        return self
 
     def stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        self.process.stop()
 
     def restart(self) -> SnmpSim:
         """Stop and start again on the same port (counters with variations restart)."""
@@ -224,8 +148,7 @@ class SnmpSim:
         return self.start()
 
     def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self._root, ignore_errors=True)
+        self.process.cleanup()
 
     def __enter__(self) -> SnmpSim:
         return self.start()
@@ -260,7 +183,7 @@ class Snmpd:
         self.host = "::1"
         self.host4 = "127.0.0.1"
         self.port = 0
-        self._root = _world_dir(prefix="netmon-snmpd-")
+        self._root = world_dir(prefix="netmon-snmpd-")
         self.conf = self._root / "snmpd.conf"
         self.pid_file = self._root / "snmpd.pid"
         self.log_path = self._root / "snmpd.log"
@@ -322,14 +245,7 @@ class Snmpd:
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
     def cleanup(self) -> None:
         self.stop()
