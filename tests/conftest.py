@@ -14,7 +14,8 @@ def corpus_dir() -> Path:
     """The real-device recordings (shared/corpus/librenms beside the checkout)."""
     path = shared_dir() / "corpus" / "librenms"
     if not path.is_dir():
-        pytest.skip(f"no recordings at {path} (set NETMON_SHARED_DIR)")
+        pytest.fail(f"no recordings at {path}: shared/ must sit beside the checkout "
+                    "(or set NETMON_SHARED_DIR)")
     return path
 
 
