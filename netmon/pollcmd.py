@@ -46,7 +46,7 @@ def _resets(samples: list[Sample]) -> list[str]:
     ]
 
 
-def as_json(result: PollResult) -> str:
+def to_json(result: PollResult) -> str:
     errors = ([result.error] if result.error else []) + result.issues + _resets(result.samples)
     return json.dumps({
         "target": result.target,
@@ -66,7 +66,7 @@ def _capacity(v: object) -> str:
     return f"{v / 1e9:g}G" if v >= 1e9 else f"{v / 1e6:g}M"
 
 
-def as_table(result: PollResult) -> str:
+def to_table(result: PollResult) -> str:
     head = ("LINK", "ALIAS", "IN Mbps", "OUT Mbps", "CAPACITY", "UTIL %", "STATUS")
     rows = [head]
     for r in link_rows(result):
@@ -117,9 +117,9 @@ async def run_poll(
             result = await poll_target(session, target, collectors, engine)
             failed = failed or result.error is not None
             if as_json:
-                print(globals()["as_json"](result), file=out, flush=True)
+                print(to_json(result), file=out, flush=True)
             else:
-                print(as_table(result), file=out, flush=True)
+                print(to_table(result), file=out, flush=True)
                 if i + 1 < count:
                     print(file=out)
     return 1 if failed else 0
