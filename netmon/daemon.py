@@ -113,7 +113,7 @@ class Daemon:
         self._client: SnmpClient | None = None
         self._sessions: dict[str, SnmpSession] = {}
         self._in_flight: set[str] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._poll_tasks: dict[str, asyncio.Task[None]] = {}
         self._stop = asyncio.Event()
         self._http_runner: object | None = None
 
@@ -160,6 +160,9 @@ class Daemon:
             return
         target = ts_state.target
         self._in_flight.add(name)
+        task = asyncio.current_task()
+        if task is not None:
+            self._poll_tasks[name] = task
         try:
             now = time.time()
             slot = slot_for(now, target.interval_s, slot_offset_s(name, target.interval_s))
@@ -171,8 +174,13 @@ class Daemon:
             self._record(ts_state, result)
             for sink in self.sinks:
                 await sink.write(result.samples)
+        except asyncio.CancelledError:
+            # Only stop() cancels a poll, after its grace period: nothing was
+            # collected in this slot, and the scheduler need not log a traceback.
+            log.warning("poll of %s cancelled at shutdown", name)
         finally:
             self._in_flight.discard(name)
+            self._poll_tasks.pop(name, None)
 
     def _record(self, ts: TargetState, result: PollResult) -> None:
         ts.polls += 1
@@ -273,6 +281,10 @@ class Daemon:
         deadline = time.monotonic() + STOP_BUDGET_S / 2
         while self._in_flight and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        stuck = list(self._poll_tasks.values())
+        for task in stuck:
+            task.cancel()
+        await asyncio.gather(*stuck, return_exceptions=True)
         for sink in self.sinks:
             try:
                 budget = max(0.5, deadline + 4 - time.monotonic())

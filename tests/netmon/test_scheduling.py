@@ -1,0 +1,100 @@
+"""Scheduling: deterministic spread over the interval, slot-aligned stamps, no pile-up."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections import Counter
+from pathlib import Path
+
+from netmon.config import load_config
+from netmon.daemon import Daemon, slot_for, slot_offset_s
+
+
+def test_offsets_are_deterministic_and_spread_700_routers():
+    names = [f"district-{i:03d}" for i in range(700)]
+    offsets = [slot_offset_s(n, 60.0) for n in names]
+    assert offsets == [slot_offset_s(n, 60.0) for n in names]  # same on every poller
+    assert all(0 <= o < 60.0 for o in offsets)
+    per_second = Counter(int(o) for o in offsets)
+    # 700 routers over 60 s: about 12 a second, never a stampede.
+    assert len(per_second) == 60
+    assert max(per_second.values()) <= 30
+
+
+def test_slot_is_stable_within_the_interval():
+    offset = slot_offset_s("core-a", 30.0)
+    base = 1_800_000_000.0 + offset
+    assert slot_for(base, 30.0, offset) == base
+    assert slot_for(base + 29.9, 30.0, offset) == base
+    assert slot_for(base + 30.0, 30.0, offset) == base + 30.0
+    assert slot_for(base - 0.1, 30.0, offset) == base - 30.0
+
+
+def write_config(root: Path, port: int, http_port: int) -> Path:
+    (root / "secret").write_text("never-answers\n")
+    path = root / "netmon.yaml"
+    path.write_text(
+        f"state_dir: {root / 'state'}\n"
+        f'http: {{listen: "127.0.0.1:{http_port}"}}\n'
+        "snmp_profiles:\n"
+        '  silent: {version: "2c", community: "file:secret"}\n'
+        "targets:\n"
+        "  - name: slow\n    site: S\n    tier: district\n"
+        f'    address: "127.0.0.1"\n    port: {port}\n    snmp: silent\n'
+        "    interval: 1s\n    timeout: 2.5s\n    retries: 0\n    deadline: 2.5s\n"
+    )
+    return path
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_overrun_skips_slots_and_never_runs_two_polls_at_once(tmp_path):
+    # A device that takes 2.5 s to fail, polled every 1 s: the slots in between
+    # are skipped and counted; polls never pile up.
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    try:
+        path = write_config(tmp_path, silent.getsockname()[1], free_tcp_port())
+        daemon = Daemon(load_config(path), path)
+        in_flight: list[int] = []
+        original = daemon._poll_job
+
+        async def watched(name: str) -> None:
+            in_flight.append(len(daemon._in_flight))
+            await original(name)
+
+        daemon._poll_job = watched  # type: ignore[method-assign]
+        await daemon.start()
+        try:
+            await asyncio.sleep(6.0)
+        finally:
+            await daemon.stop()
+        state = daemon.state.targets["slow"]
+        assert state.overruns >= 2
+        assert 1 <= state.polls <= 3
+        assert state.errors == state.polls
+        assert (state.last_error or "").startswith("slow: ")
+        assert max(in_flight) == 0  # nothing else was in flight when a poll began
+    finally:
+        silent.close()
+
+
+async def test_stop_is_prompt_with_a_poll_in_flight(tmp_path):
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    try:
+        path = write_config(tmp_path, silent.getsockname()[1], free_tcp_port())
+        daemon = Daemon(load_config(path), path)
+        await daemon.start()
+        await asyncio.sleep(1.5)
+        started = time.monotonic()
+        await daemon.stop()
+        assert time.monotonic() - started < 10.0
+    finally:
+        silent.close()
