@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import shutil
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+from vmetrics import BINARY, VictoriaMetrics
 
 from netmon.model import Sample
-from tests.vmetrics import BINARY, VictoriaMetrics
 
 
 @pytest.fixture
 def vm(tmp_path: Path) -> Iterator[VictoriaMetrics]:
     if not shutil.which(BINARY):
-        pytest.skip(f"{BINARY} not installed")
+        pytest.fail(f"{BINARY} not installed: run scripts/install-deps.sh")
     server = VictoriaMetrics(tmp_path / "vm-data")
     server.start()
     try:

@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from pydantic import SecretStr
+from vmetrics import VictoriaMetrics, free_port
 
 from netmon.model import Sample
 from netmon.sinks.influx import InfluxOptions, InfluxSink, Outcome, classify_status
 from netmon.sinks.lineproto import encode_many
 from netmon.sinks.spool import Spool, SpoolOptions, encode_body
-from tests.vmetrics import VictoriaMetrics, free_port
 
 TOKEN = "s3cret-t0ken-value"
 MATCH = '{__name__=~"interface_.*", __name__!="interface_status"}'  # strings: see vmetrics
@@ -139,7 +139,7 @@ async def test_killed_process_leaves_spool_that_a_new_sink_delivers(
     script = textwrap.dedent(
         f"""
         import asyncio, sys, time
-        sys.path.insert(0, {str(REPO)!r})
+        sys.path[:0] = [{str(REPO)!r}, {str(REPO / "tests")!r}]
         from pathlib import Path
         from pydantic import SecretStr
         from netmon.sinks.influx import InfluxOptions, InfluxSink, Outcome, classify_status
