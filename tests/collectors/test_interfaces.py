@@ -224,3 +224,22 @@ async def test_link_selectors_alias_regex_index_and_unmatched(snmpsim_factory):
     issues = [s.fields["message"] for s in poll if s.measurement == "poll_issue"]
     assert "link ifName=xe-9/9/9 matches no interface (4 on the device)" in issues
     assert any(m.startswith("link ifName=Gi0/2 is ambiguous: ifIndex 3, 4") for m in issues)
+
+
+async def test_interfaces_over_snmpv3_authpriv_on_ipv6(snmpd_v3):
+    # Net-SNMP serves this machine's own interfaces; 'lo' always exists.
+    from netmon.credentials import SnmpV3
+
+    creds = SnmpV3(version="3", username=snmpd_v3.user, security_level="authPriv",
+                   auth_protocol="SHA-256", auth_key=SecretStr(snmpd_v3.auth_key),
+                   priv_protocol="AES-128", priv_key=SecretStr(snmpd_v3.priv_key))
+    target = Target.model_validate({
+        "name": "snmpd-v3", "site": "LAB", "tier": "datacentre", "address": "::1",
+        "port": snmpd_v3.port, "snmp": creds, "discover": True, "timeout": 2.0,
+        "links": [{"ifName": "lo", "capacity": "1G", "role": "access"}],
+    })
+    polls = await poll_series(target, 2, 1.0)
+    lo = by_name(polls[1])["lo"]
+    assert lo.tags["role"] == "access"
+    assert lo.fields["counter_bits"] == 64
+    assert lo.fields["in_bps"] >= 0 and lo.fields["status"] in ("ok", "over_threshold")
