@@ -100,6 +100,13 @@ class DaemonState:
         return True, f"ok: {len(self.targets)} targets"
 
 
+def _same_target(before: Target | None, after: Target) -> bool:
+    """Same settings, wherever written: ``==`` on the models would also compare the
+    private ``source`` (file:line), so a target moved down by an edit above it
+    would count as changed and lose its rate state."""
+    return before is not None and before.__dict__ == after.__dict__
+
+
 class Daemon:
     def __init__(self, config: Config, config_path: Path | None = None) -> None:
         self.config = config
@@ -246,7 +253,7 @@ class Daemon:
             self._forget(name)
             self.state.targets.pop(name, None)
         for name, target in fresh.items():
-            if old.get(name) == target:
+            if _same_target(old.get(name), target):
                 continue  # unchanged: keep its job, rate state and metadata
             if name in old:
                 self._forget(name)
