@@ -92,6 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "poll":
         from netmon.pollcmd import run_poll
 
+        if not args.verbose:
+            # A failed poll is printed with its result; the log line would repeat it.
+            logging.getLogger("netmon.poll").setLevel(logging.ERROR)
         config = _load(_config_path(args.config))
         if config is None:
             return 1
