@@ -145,6 +145,7 @@ class InfluxSink:
             return
         if not self._queue:
             self._queue_since = time.monotonic()
+            self._wake.set()  # the sender may be idle with no flush timer armed
         self._queue.extend(lines)
         if len(self._queue) >= self.options.batch_size:
             self._wake.set()

@@ -79,6 +79,27 @@ async def test_samples_arrive_exactly(vm: VictoriaMetrics, tmp_path: Path, make_
     assert (stats.points_spooled, stats.points_dropped, stats.write_errors) == (0, 0, 0)
 
 
+async def test_small_writes_are_flushed_without_closing(
+    vm: VictoriaMetrics, tmp_path: Path, make_samples
+) -> None:
+    # A daemon writes a few points per poll and never closes: each write must
+    # reach the database within the flush interval, not wait for a full batch.
+    samples = make_samples(12)
+    sink = InfluxSink(options(vm.url, flush_interval=0.2), Spool(tmp_path / "spool.sqlite"))
+    try:
+        await sink.write(samples)
+        await wait_until(lambda: sink.stats.points_written == 12, 5.0, "first flush")
+        await asyncio.sleep(0.5)  # idle, then another small write
+        more = make_samples(24)[12:]
+        await sink.write(more)
+        await wait_until(lambda: sink.stats.points_written == 24, 5.0, "second flush")
+    finally:
+        await sink.aclose()
+    vm.force_flush()
+    assert vm.count(MATCH) == sum(
+        len(points) for points in expected_series(samples + more).values())
+
+
 async def test_outage_spools_then_replays_in_order(
     vm: VictoriaMetrics, tmp_path: Path, make_samples
 ) -> None:
