@@ -1,28 +1,12 @@
-"""Fixtures for the storage tests: a VictoriaMetrics process and sample factories."""
+"""Fixtures for the storage tests: sample factories (``vm`` comes from tests/netmon/conftest.py)."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from vmetrics import BINARY, VictoriaMetrics
 
 from netmon.model import Sample
-
-
-@pytest.fixture
-def vm(tmp_path: Path) -> Iterator[VictoriaMetrics]:
-    if not shutil.which(BINARY):
-        pytest.fail(f"{BINARY} not installed: run scripts/install-deps.sh")
-    server = VictoriaMetrics(tmp_path / "vm-data")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def interface_samples(
