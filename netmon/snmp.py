@@ -78,6 +78,13 @@ Value = int | bytes | str | None
 MAX_OIDS_PER_GET = 32
 _MAX_REQUEST_ID = 2**31 - 1
 
+RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
+"""SO_RCVBUF asked for the shared v2c socket (Linux caps it at net.core.rmem_max).
+
+All answers arrive on one socket: with the default ~208 KiB, 1,000 devices
+polled at once (walk answers of ~6 KiB each) overflow it and the kernel drops
+answers, which look like timeouts (``python3 bench/daemon_scale.py``)."""
+
 
 # ---------------------------------------------------------------- errors
 
@@ -251,6 +258,9 @@ class SnmpClient:
                 local = ("::", 0) if family == socket.AF_INET6 else ("0.0.0.0", 0)
                 transport, _ = await loop.create_datagram_endpoint(
                     lambda: _V2cProtocol(self._pending), local_addr=local, family=family)
+                sock = transport.get_extra_info("socket")
+                with contextlib.suppress(OSError, AttributeError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
                 self._transports[family] = transport
         return transport
 
