@@ -120,7 +120,8 @@ async def burst(net: Network, args: argparse.Namespace) -> dict[str, float]:
     targets = [make_target(d, net.ports[d], args.interfaces, args.mode == "discover",
                            timeout_s=args.timeout if net.dead[d] else args.burst_timeout,
                            retries=args.retries if net.dead[d] else 0,
-                           interval_s=args.interval, community=net.community(d))
+                           interval_s=args.interval, community=net.community(d),
+                           deadline_s=4 * args.burst_timeout)
                for d in range(args.targets)]
     import logging
 

@@ -149,7 +149,7 @@ def community_of(device: int) -> str:
 
 def make_target(device: int, port: int, interfaces: int, discover: bool, *,
                 timeout_s: float = 5.0, retries: int = 1, interval_s: float = 60.0,
-                community: str | None = None) -> Target:
+                community: str | None = None, deadline_s: float | None = None) -> Target:
     links = () if discover else tuple(
         Link.model_validate({"ifName": f"ge-0/0/{i}", "capacity": "1G" if i > 1 else "10G",
                              "role": "access" if i > 1 else ("plane-a", "plane-b")[i]})
@@ -159,7 +159,7 @@ def make_target(device: int, port: int, interfaces: int, discover: bool, *,
         province=f"P{device % 17:02d}", address="127.0.0.1", port=port,
         snmp=SnmpV2c(version="2c", community=SecretStr(community or community_of(device))),
         interval=interval_s, timeout=timeout_s, retries=retries, discover=discover,
-        links=links,
+        deadline=deadline_s, links=links,
     )
 
 
