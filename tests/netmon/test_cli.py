@@ -28,7 +28,8 @@ def no_traceback(done: subprocess.CompletedProcess[str]) -> None:
 
 
 def close(got: float, want: float) -> bool:
-    return abs(got - want) <= 0.02 * want
+    # 1 s apart on a busy CI machine; rate accuracy is held to 2% in tests/collectors.
+    return abs(got - want) <= 0.05 * want
 
 
 def table_rows(block: str) -> tuple[str, dict[str, list[str]]]:

@@ -28,7 +28,9 @@ from netmon.daemon import slot_offset_s
 from netmon.sinks.local import LOCAL_FILE, run_query
 
 CORES = ["core-a", "core-b"]
-RATE_TOLERANCE = 0.02
+# 1 s intervals on a busy 2-core CI machine: 20 ms of scheduling jitter is 2%.
+# Rate accuracy itself is held to 2% in tests/collectors (2.5 s apart).
+RATE_TOLERANCE = 0.05
 
 
 def close(got: float, want: float) -> bool:
