@@ -171,12 +171,11 @@ class Link(BaseModel):
         return self.name or self.selector
 
 
-class TargetDefaults(BaseModel):
-    """What ``defaults:`` may set for every target (main file, then per target file)."""
+class PollSettings(BaseModel):
+    """How a target is polled: what ``defaults:`` and a target may both set."""
 
     model_config = _MODEL
 
-    snmp: str | None = None
     port: Port = 161
     interval_s: Duration = Field(60.0, alias="interval")
     timeout_s: Duration = Field(2.0, alias="timeout")
@@ -186,24 +185,21 @@ class TargetDefaults(BaseModel):
     discover: bool = False
 
 
-class Target(BaseModel):
-    """One SNMP agent to poll, with its credentials already resolved."""
+class TargetDefaults(PollSettings):
+    """What ``defaults:`` may set for every target (main file, then per target file)."""
 
-    model_config = _MODEL
+    snmp: str | None = None
+
+
+class Target(PollSettings):
+    """One SNMP agent to poll, with its credentials already resolved."""
 
     name: str
     site: str
     tier: Tier
     province: str | None = None
     address: Address
-    port: Port = 161
     snmp: SnmpCredentials
-    interval_s: Duration = Field(60.0, alias="interval")
-    timeout_s: Duration = Field(2.0, alias="timeout")
-    retries: Retries = 1
-    max_repetitions: MaxRepetitions = 25
-    deadline_s: Duration | None = Field(None, alias="deadline")
-    discover: bool = False
     links: tuple[Link, ...] = ()
 
     _source: str = PrivateAttr("")
