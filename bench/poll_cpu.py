@@ -27,7 +27,6 @@ import asyncio
 import cProfile
 import io
 import os
-import platform
 import pstats
 import shutil
 import statistics
@@ -36,6 +35,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from machine import machine_line  # bench/ is on sys.path when run as a script
 from pydantic import SecretStr
 
 REPO = Path(__file__).resolve().parents[1]
@@ -196,21 +196,6 @@ async def poll_all(sessions: Sequence[SnmpSession], targets: Sequence[Target],
 
 
 # ---------------------------------------------------------------- measurement
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def machine_line() -> str:
-    return (f"# {os.cpu_count()} CPUs ({cpu_model()}), Python {platform.python_version()}, "
-            f"{platform.system()} {platform.release()}")
 
 
 async def measure_mode(farm: SimFarm, args: argparse.Namespace, discover: bool,

@@ -25,6 +25,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from machine import cpu_model  # bench/ is on sys.path when run as a script
 from pydantic import SecretStr
 
 REPO = Path(__file__).resolve().parents[1]
@@ -118,16 +119,6 @@ async def run(port: int, runs: int, seconds: float) -> list[tuple[str, list[floa
         engine.close_dispatcher()
         dispatcher.transport_dispatcher.close_dispatcher()
     return results
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:
