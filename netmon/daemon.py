@@ -34,7 +34,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from collectors.interfaces import InterfaceCollector
 from netmon.config import Config, ConfigError, Target, load_config
 from netmon.model import Collector, Sample, Sink
-from netmon.poll import PollResult, open_session, poll_target
+from netmon.poll import POLL_ISSUE, PollResult, open_session, poll_target
 from netmon.rates import INTERFACE, RateEngine
 from netmon.sdnotify import SdNotifier
 from netmon.sinks.build import build_sinks
@@ -68,6 +68,7 @@ class TargetState:
     poll_duration_s: float = 0.0
     polls: int = 0
     errors: int = 0
+    failing: int = 0  # consecutive failed polls
     overruns: int = 0
     issues: list[str] = field(default_factory=list)
 
@@ -178,9 +179,13 @@ class Daemon:
                 session, target, self.collectors, self.engine,
                 slot=datetime.fromtimestamp(slot, UTC),
             )
-            self._record(ts_state, result)
+            samples = result.samples
+            if not self._record(ts_state, result):
+                # The same issues as last poll: they are stored when they change,
+                # not once a cycle for every router.
+                samples = [s for s in samples if s.measurement != POLL_ISSUE]
             for sink in self.sinks:
-                await sink.write(result.samples)
+                await sink.write(samples)
         except asyncio.CancelledError:
             # Only stop() cancels a poll, after its grace period: nothing was
             # collected in this slot, and the scheduler need not log a traceback.
@@ -189,21 +194,36 @@ class Daemon:
             self._in_flight.discard(name)
             self._poll_tasks.pop(name, None)
 
-    def _record(self, ts: TargetState, result: PollResult) -> None:
+    def _record(self, ts: TargetState, result: PollResult) -> bool:
+        """Update the target's state; log what changed. True if its issues changed."""
+        name = result.target
         ts.polls += 1
         ts.last_poll_at = result.ts
         ts.poll_duration_s = result.duration_s
-        ts.issues = result.issues
-        ts.reachable = result.error is None
         if result.error is None:
+            if ts.reachable is False:
+                log.info("%s reachable again after %d failed poll(s)", name, ts.failing)
+            ts.failing = 0
             ts.last_success_at = result.ts
             ts.last_error = None
         else:
+            # Logged when it starts failing or the reason changes, not every cycle:
+            # /api/targets and /metrics show it meanwhile.
+            if ts.reachable is not False or ts.last_error != result.error:
+                log.warning("%s unreachable: %s", name, result.error)
+            ts.failing += 1
             ts.errors += 1
             ts.last_error = result.error
+        ts.reachable = result.error is None
+        changed = result.error is None and result.issues != ts.issues
+        if changed:
+            for text in sorted(set(result.issues) - set(ts.issues)):
+                log.warning("%s: %s", name, text)
+            ts.issues = result.issues
         for s in result.samples:
             if s.measurement == INTERFACE:
                 self.state.links[(result.target, s.tags.get("ifName", ""))] = s
+        return changed
 
     # -- lifecycle -------------------------------------------------------------------------
 

@@ -82,7 +82,7 @@ async def poll_target(
                 raw.extend(await collector.collect(session, target))
     except SnmpError as exc:
         error = str(exc)
-        log.warning("poll failed: %s", error)
+        log.debug("poll failed: %s", error)  # callers report it (once, on change)
     duration = time.monotonic() - started
     now = datetime.now(UTC)
     stamp = slot or now

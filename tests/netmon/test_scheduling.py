@@ -98,3 +98,40 @@ async def test_stop_is_prompt_with_a_poll_in_flight(tmp_path):
         assert time.monotonic() - started < 10.0
     finally:
         silent.close()
+
+
+async def test_issues_are_stored_when_they_change_not_every_cycle(tmp_path, snmpsim_factory,
+                                                                    caplog):
+    from netmon.simnet import SimInterface, device_records
+    from netmon.sinks.local import LOCAL_FILE, run_query
+
+    old = SimInterface(1, "fa0/0", "WAN", 100, 1e6, 1e6, hc=False, x_table=False)
+    sim = snmpsim_factory({"old-router": device_records([old])})
+    (tmp_path / "community").write_text("old-router\n")
+    path = tmp_path / "netmon.yaml"
+    path.write_text(
+        f"state_dir: {tmp_path / 'state'}\n"
+        f'http: {{listen: "127.0.0.1:{free_tcp_port()}"}}\n'
+        "snmp_profiles:\n"
+        '  v2: {version: "2c", community: "file:community"}\n'
+        "targets:\n"
+        "  - name: old-router\n    site: S\n    tier: district\n"
+        f'    address: "127.0.0.1"\n    port: {sim.port}\n    snmp: v2\n    interval: 1s\n'
+        "    links: [{ifName: fa0/0, capacity: 2M}]\n"
+    )
+    daemon = Daemon(load_config(path), path)
+    await daemon.start()
+    try:
+        await asyncio.sleep(4.5)
+    finally:
+        await daemon.stop()
+    polls = daemon.state.targets["old-router"].polls
+    assert polls >= 3
+    out = run_query(tmp_path / "state" / LOCAL_FILE, target="old-router", link=None,
+                    since_s=600, field="message", fmt="csv", measurement="poll_issue")
+    rows = out.splitlines()[1:]
+    # Two issues (no ifXTable, no 64-bit counters), stored once, not once per poll.
+    assert len(rows) == 2, out
+    logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("old-router: ")]
+    assert len(logged) == 2
+    assert daemon.state.links[("old-router", "fa0/0")].fields["in_bps"] > 0
