@@ -100,7 +100,8 @@ def render_metrics(state: DaemonState) -> str:
     family("netmon_reload_errors_total", "counter", "Config reloads rejected.",
            [({}, float(state.reload_errors))])
     sink_rows: dict[str, list[tuple[dict[str, str], float]]] = {
-        k: [] for k in ("written", "spooled", "dropped", "depth", "age", "errors")
+        k: [] for k in ("written", "spooled", "dropped", "depth", "age", "errors", "config",
+                        "halted")
     }
     for sink in state.sinks:
         stats = getattr(sink, "stats", None)
@@ -113,6 +114,8 @@ def render_metrics(state: DaemonState) -> str:
         sink_rows["depth"].append((label, float(stats.spool_depth_points)))
         sink_rows["age"].append((label, float(stats.spool_oldest_age_s)))
         sink_rows["errors"].append((label, float(stats.write_errors)))
+        sink_rows["config"].append((label, float(stats.config_errors)))
+        sink_rows["halted"].append((label, 1.0 if getattr(sink, "halted", False) else 0.0))
     family("netmon_points_written_total", "counter", "Points accepted by storage.",
            sink_rows["written"])
     family("netmon_points_spooled_total", "counter", "Points put in the on-disk spool.",
@@ -125,6 +128,12 @@ def render_metrics(state: DaemonState) -> str:
            sink_rows["age"])
     family("netmon_sink_write_errors_total", "counter", "Failed write requests.",
            sink_rows["errors"])
+    family("netmon_sink_config_errors_total", "counter",
+           "Writes refused as misconfigured (4xx other than 400/429: token, org, bucket).",
+           sink_rows["config"])
+    family("netmon_sink_halted", "gauge",
+           "1 when the sink stopped sending after repeated configuration errors.",
+           sink_rows["halted"])
     return "\n".join(out) + "\n"
 
 

@@ -29,9 +29,12 @@ everything in the memory queue.
 * HTTP 4xx other than 400 and 429 (401 bad token, 403, 404 unknown org or
   bucket, 413): a configuration error. Logged at ERROR with the status and the
   server's message (the token is never logged), counted, shown in ``stats``;
-  the points stay spooled and the sink retries only every
-  ``config_error_retry_s`` (60 s), so a fixed token resumes delivery without a
-  restart and nothing is lost meanwhile.
+  the points stay spooled and the sink tries again only every
+  ``config_error_retry_s`` (60 s), in case the server side is being fixed.
+  After ``config_error_attempts`` (5) refusals in a row it stops trying
+  altogether, says so at ERROR, and keeps spooling until netmon restarts with
+  a corrected config: it does not retry a wrong token forever, and loses
+  nothing meanwhile.
 * HTTP 400 (unparseable lines, field type conflict, "partial write"): the
   server refused the *data*, not the connection; sending the same bytes again
   would fail forever and block every batch behind it. That batch is dropped,
@@ -88,6 +91,7 @@ class InfluxOptions(BaseModel):
     retry_initial_s: Duration = Field(0.5, alias="retry_initial")
     retry_max_s: Duration = Field(30.0, alias="retry_max")
     config_error_retry_s: Duration = Field(60.0, alias="config_error_retry")
+    config_error_attempts: int = Field(5, ge=1)
     close_timeout_s: Duration = Field(10.0, alias="close_timeout")
 
 
@@ -129,6 +133,7 @@ class InfluxSink:
         self._closed = False
         self._stats = SinkStats()
         self._dropped_data = 0  # points in batches refused by the server (HTTP 400)
+        self._halted = False  # gave up after repeated configuration errors
         self._token = options.token.get_secret_value()
 
     # -- Sink protocol ---------------------------------------------------------
@@ -375,10 +380,21 @@ class InfluxSink:
                     return
                 await asyncio.sleep(self.options.retry_max_s)
 
+    @property
+    def halted(self) -> bool:
+        """True once the server refused writes as misconfigured too often to keep trying."""
+        return self._halted
+
     async def _drain(self) -> None:
         failures = 0
+        config_failures = 0
         deadline: float | None = None
         while True:
+            if self._halted:
+                if self._closing:
+                    break
+                await self._wait_backoff(3600.0)  # keep spooling new lines until close
+                continue
             if self._closing:
                 if deadline is None:
                     deadline = time.monotonic() + self.options.close_timeout_s
@@ -428,6 +444,17 @@ class InfluxSink:
                     raise
             # RETRY or CONFIG: the batch is in the spool.
             failures += 1
+            config_failures = config_failures + 1 if outcome is Outcome.CONFIG else 0
+            if config_failures >= self.options.config_error_attempts:
+                self._halted = True
+                log.error(
+                    "InfluxDB refused %d writes in a row as misconfigured (%s); not trying "
+                    "again until netmon restarts with a corrected storage.influxdb. New points "
+                    "keep going to the spool %s (%d points now).",
+                    config_failures, self._stats.last_error, self.spool.path,
+                    self.spool.depth_points,
+                )
+                continue
             delay = self._backoff_s(failures, outcome, retry_after)
             if self._closing:
                 # Shutting down: keep trying a server that is busy, until the deadline;

@@ -281,6 +281,25 @@ async def test_bad_token_is_reported_and_points_stay_spooled(
     assert TOKEN not in caplog.text
 
 
+async def test_repeated_config_errors_stop_the_retries(
+    tmp_path: Path, make_samples, caplog: pytest.LogCaptureFixture
+) -> None:
+    samples = make_samples(40)
+    spool = Spool(tmp_path / "spool.sqlite")
+    async with FakeInflux([], then=404) as server:
+        sink = InfluxSink(options(server.url, config_error_retry=0.05,
+                                  config_error_attempts=3), spool)
+        await sink.write(samples[:20])
+        await wait_until(lambda: sink.halted, what="giving up")
+        await sink.write(samples[20:])  # still kept, not sent
+        await asyncio.sleep(0.5)
+        await sink.aclose()
+    assert len(server.requests) == 3  # no retry forever, and none at close
+    assert spool.depth_points == 40
+    assert sink.stats.points_dropped == 0
+    assert "not trying again until netmon restarts" in caplog.text
+
+
 async def test_rejected_data_drops_only_that_batch(tmp_path: Path, make_samples) -> None:
     samples = make_samples(30)
     lines = encode_many(samples)
