@@ -435,10 +435,11 @@ http:
 
 @pytest.fixture
 def example_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write(tmp_path / "snmp-auth", "example-auth-passphrase\n")
-    write(tmp_path / "snmp-priv", "example-priv-passphrase\n")
+    # The names systemd/netmon.service loads with LoadCredential=.
+    write(tmp_path / "snmp-v3-auth", "example-auth-passphrase\n")
+    write(tmp_path / "snmp-v3-priv", "example-priv-passphrase\n")
+    write(tmp_path / "snmp-community", "example-community\n")
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
-    monkeypatch.setenv("NETMON_COMMUNITY", "example-community")
 
 
 @pytest.mark.usefixtures("example_env")
@@ -500,11 +501,15 @@ def test_check_config_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert err.splitlines()[0].startswith("multi/netmon.yaml:3:12: log_level: ")
 
 
-def test_example_config_without_secrets_says_what_is_missing() -> None:
+def test_example_config_without_secrets_says_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
     issues = issues_of(EXAMPLE)
     assert len(issues) == 3
     assert issues[0].endswith(
-        "snmp_profiles.district-v2.community: environment variable NETMON_COMMUNITY is not set"
+        "snmp_profiles.district-v2.community: credential:snmp-community needs "
+        "CREDENTIALS_DIRECTORY (set by systemd LoadCredential=)"
     )
 
 
