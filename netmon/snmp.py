@@ -610,6 +610,8 @@ class SnmpSession:
 
 # ---------------------------------------------------------------- v3 through pysnmp
 
+SYS_UPTIME_OID = "1.3.6.1.2.1.1.3.0"
+
 
 class _V3Engine:
     """The pysnmp side: one SnmpEngine per event loop; pysnmp imported on first v3 use."""
@@ -705,6 +707,17 @@ class _V3Engine:
         indication, status, index, answer = await call
         ts = time.time()
         if indication:
+            if (isinstance(indication, self.errind.RequestTimedOut)
+                    and session.credentials.security_level == "authPriv"
+                    and await self._agent_answers(session)):
+                # Net-SNMP drops a request it cannot decrypt without a Report,
+                # so a wrong privacy key looks like an unreachable agent. An
+                # agent that answers an unauthenticated probe is reachable: the
+                # silence is about our encryption.
+                raise SnmpAuthError(
+                    session.device,
+                    f"SNMPv3 user {session.credentials.username!r}: the agent answers but "
+                    "ignores our encrypted requests (wrong privacy key or privacy protocol)")
             raise self._indication_error(session, indication)
         out: list[tuple[bytes, Value | NoSuch]] = []
         try:
@@ -714,16 +727,22 @@ class _V3Engine:
             raise SnmpMalformed(session.device, f"cannot convert answer: {e}") from None
         return int(status), int(index), out, ts
 
+    async def _agent_answers(self, session: SnmpSession) -> bool:
+        """One short noAuthNoPriv GET as an unknown user: any Report means the agent is up."""
+        h = self.hlapi
+        sockaddr = await session._resolve()
+        target = await self.target(sockaddr[0], session.port, session._family,
+                                   min(session.timeout_s, 1.0), 0)
+        indication, *_ = await h.get_cmd(
+            self.engine, h.UsmUserData("netmon-reachability-probe"), target, h.ContextData(),
+            h.ObjectType(h.ObjectIdentity(SYS_UPTIME_OID)), lookupMib=False)
+        return isinstance(indication, self._auth_errors)
+
     def _indication_error(self, session: SnmpSession, indication: Any) -> SnmpError:
         device = session.device
         if isinstance(indication, self.errind.RequestTimedOut):
             waited = session.timeout_s * (session.retries + 1)
-            hint = ""
-            if getattr(session.credentials, "security_level", "") == "authPriv":
-                # Net-SNMP drops a request it cannot decrypt without a Report,
-                # so a wrong privacy key looks exactly like an unreachable agent.
-                hint = " (wrong privacy key, or unreachable)"
-            return SnmpTimeout(device, f"no response{hint} from {session.host}:{session.port} "
+            return SnmpTimeout(device, f"no response from {session.host}:{session.port} "
                                f"after {waited:g}s ({session.retries + 1} tries)")
         if isinstance(indication, self._auth_errors):
             user = getattr(session.credentials, "username", "?")

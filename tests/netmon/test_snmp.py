@@ -491,8 +491,9 @@ async def test_v3_auth_priv_get_and_walk(snmpd_v3: Snmpd) -> None:
     [
         ({"auth_key": SecretStr("not-the-auth-key")}, SnmpAuthError, "rejected"),
         ({"username": "intruder"}, SnmpAuthError, "rejected"),
-        # Net-SNMP silently drops what it cannot decrypt: a timeout, with a hint.
-        ({"priv_key": SecretStr("not-the-priv-key")}, SnmpTimeout, "wrong privacy key"),
+        # Net-SNMP silently drops what it cannot decrypt; the agent still answers
+        # an unauthenticated probe, so the silence is named for what it is.
+        ({"priv_key": SecretStr("not-the-priv-key")}, SnmpAuthError, "wrong privacy key"),
     ],
     ids=["wrong-auth-key", "unknown-user", "wrong-priv-key"],
 )
@@ -502,4 +503,14 @@ async def test_v3_wrong_credentials(snmpd_v3: Snmpd, change: dict[str, object],
         s = client.session(device="snmpd-v3", host=snmpd_v3.host, port=snmpd_v3.port,
                            credentials=v3(snmpd_v3, **change), timeout_s=0.5, retries=0)
         with pytest.raises(error, match=f"^snmpd-v3: .*{reason}"):
+            await s.get([SYS_DESCR])
+
+
+async def test_v3_auth_priv_to_a_silent_port_is_a_timeout(snmpd_v3: Snmpd) -> None:
+    # The reachability probe gets no answer either: this is not blamed on the keys.
+    silent = free_udp_port(ipv6=True)
+    async with SnmpClient() as client:
+        s = client.session(device="nobody-home", host="::1", port=silent,
+                           credentials=v3(snmpd_v3), timeout_s=0.3, retries=0)
+        with pytest.raises(SnmpTimeout, match=r"^nobody-home: no response"):
             await s.get([SYS_DESCR])
