@@ -541,6 +541,20 @@ _DEFAULT_KEYS = frozenset(_keys_of(TargetDefaults))
 # --------------------------------------------------------------------------- loader
 
 
+# libyaml's parser, where PyYAML was built with it, reads a 1,000-router file
+# about six times faster than the pure-Python one, with the same marks.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _compose(text: str) -> yaml.Node | None:
+    try:
+        return yaml.compose(text, Loader=_FAST_LOADER)
+    except yaml.YAMLError:
+        # Parse again with the pure-Python loader: its messages say more
+        # ("expected ',' or '}', but got '<stream end>'"); it raises here too.
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
 class _Loader:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -672,7 +686,7 @@ class _Loader:
             return None
         self.files.append(path)
         try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
+            node = _compose(text)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line, col = _pos(mark) if mark is not None else (1, 1)

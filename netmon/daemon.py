@@ -122,6 +122,7 @@ class Daemon:
         self._sessions: dict[str, SnmpSession] = {}
         self._in_flight: set[str] = set()
         self._poll_tasks: dict[str, asyncio.Task[None]] = {}
+        self._reloading: asyncio.Task[bool] | None = None
         self._stop = asyncio.Event()
         self._http_runner: object | None = None
 
@@ -247,13 +248,23 @@ class Daemon:
         self.notifier.ready(status=f"polling {len(self.config.targets)} targets")
         log.info("netmon running: %d targets", len(self.config.targets))
 
-    def reload(self) -> bool:
-        """Apply a re-read config. Returns False (and keeps the old one) if it is invalid."""
+    def _on_sighup(self) -> None:
+        if self._reloading is not None and not self._reloading.done():
+            log.warning("SIGHUP ignored: a reload is still in progress")
+            return
+        self._reloading = asyncio.get_running_loop().create_task(self.reload())
+
+    async def reload(self) -> bool:
+        """Apply a re-read config. Returns False (and keeps the old one) if it is invalid.
+
+        The file is read and validated in a worker thread: a 1,000-router
+        config takes a second or two, and polls keep running meanwhile.
+        """
         self.notifier.reloading()
         try:
             if self.config_path is None:
                 raise FileNotFoundError("no config file to reload")
-            new = load_config(self.config_path)
+            new = await asyncio.to_thread(load_config, self.config_path)
         except ConfigError as exc:
             self.state.reload_errors += 1
             for issue in exc.issues:
@@ -336,7 +347,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self._stop.set)
         loop.add_signal_handler(signal.SIGINT, self._stop.set)
-        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
         await self.start()
         watchdog = asyncio.create_task(self._watchdog())
         try:
