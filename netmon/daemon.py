@@ -238,6 +238,8 @@ class Daemon:
         self.state.sinks = self.sinks
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.scheduler.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
+        self.scheduler.add_job(self._housekeeping, IntervalTrigger(hours=1),
+                               id="netmon-housekeeping", name="housekeeping")
         for target in self.config.targets:
             self._schedule(target)
         self.scheduler.start()
@@ -299,6 +301,13 @@ class Daemon:
         log.info("config reloaded: %d targets", len(fresh))
         self.notifier.ready(status=f"polling {len(fresh)} targets")
         return True
+
+    def _housekeeping(self) -> None:
+        """Drop rate baselines of interfaces not read for a long time (gone or renumbered)."""
+        longest = max((t.interval_s for t in self.config.targets), default=60.0)
+        dropped = self.engine.expire(time.time() - max(3600.0, 3 * longest))
+        if dropped:
+            log.info("dropped %d stale rate baselines", dropped)
 
     def _forget(self, name: str) -> None:
         self.engine.forget(name)

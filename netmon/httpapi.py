@@ -150,8 +150,10 @@ def build_app(state: DaemonState, options: HttpOptions) -> web.Application:
         return web.Response(text=reason + "\n", status=200 if ok else 503)
 
     async def metrics(_: web.Request) -> web.Response:
-        return web.Response(text=render_metrics(state),
-                            content_type="text/plain", charset="utf-8")
+        return web.Response(
+            body=render_metrics(state).encode(),
+            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
+        )
 
     async def targets(_: web.Request) -> web.Response:
         rows = []

@@ -213,6 +213,14 @@ class RateEngine:
     def targets(self) -> set[str]:
         return {k[0] for k in self._state}
 
+    def expire(self, older_than: float) -> int:
+        """Drop readings taken before ``older_than`` (unix time): interfaces that
+        vanished or were renumbered would otherwise be kept for ever. Returns how many."""
+        stale = [k for k, r in self._state.items() if r.ts < older_than]
+        for key in stale:
+            del self._state[key]
+        return len(stale)
+
     def process(self, samples: Iterable[Sample], slot: datetime | None = None) -> list[Sample]:
         """Turn raw samples into derived ones.
 

@@ -157,6 +157,10 @@ class Table:
     ts: float
 
 
+def _tries(retries: int) -> str:
+    return "1 try" if retries == 0 else f"{retries + 1} tries"
+
+
 # ---------------------------------------------------------------- v2c transport
 
 
@@ -454,7 +458,7 @@ class SnmpSession:
         return SnmpTimeout(
             self.device,
             f"no response (wrong community or unreachable) from {self.host}:{self.port} "
-            f"after {waited:g}s ({self.retries + 1} tries)")
+            f"after {waited:g}s ({_tries(self.retries)})")
 
     def _status_error(self, status: int, index: int, oids: Sequence[str]) -> SnmpError:
         name = (ber.ERROR_STATUS_NAMES[status] if 0 <= status < len(ber.ERROR_STATUS_NAMES)
@@ -743,7 +747,7 @@ class _V3Engine:
         if isinstance(indication, self.errind.RequestTimedOut):
             waited = session.timeout_s * (session.retries + 1)
             return SnmpTimeout(device, f"no response from {session.host}:{session.port} "
-                               f"after {waited:g}s ({session.retries + 1} tries)")
+                               f"after {waited:g}s ({_tries(session.retries)})")
         if isinstance(indication, self._auth_errors):
             user = getattr(session.credentials, "username", "?")
             return SnmpAuthError(device, f"SNMPv3 user {user!r} rejected: {indication}")

@@ -198,6 +198,18 @@ def test_state_is_per_interface_and_slot_timestamps_are_used():
     assert {s.ts for s in out} == {slot}
 
 
+def test_expire_drops_only_old_readings():
+    engine = RateEngine()
+    engine.process([raw(0, in_o=0, out_o=0, if_index="1")])
+    engine.process([raw(3600, in_o=0, out_o=0, if_index="2")])
+    assert engine.expire((T0 + timedelta(seconds=1800)).timestamp()) == 1
+    # ifIndex 2 keeps its baseline: its next poll has a rate, ifIndex 1 starts over.
+    out = engine.process([raw(3660, in_o=750_000, out_o=0, if_index="2"),
+                          raw(3660, in_o=750_000, out_o=0, if_index="1")])
+    rated = sorted(s.fields.get("in_bps", -1.0) for s in out)
+    assert rated == [-1.0, pytest.approx(100_000.0)]
+
+
 def test_non_counter_samples_pass_through_and_forget_drops_state():
     engine = RateEngine()
     dev = Sample("r1", "device", {}, {"reachable": True}, T0)
