@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from agents import SnmpSim, read_snmprec, snmprec_octets
+from agents import SnmpSim, read_snmprec, shared_dir, snmprec_octets
 from pydantic import SecretStr
 
 from collectors.interfaces import POLL_ISSUE, InterfaceCollector
@@ -84,11 +84,16 @@ def expected_interfaces(path: Path) -> dict[str, dict[str, object]]:
     return out
 
 
-def corpus_files(corpus_dir: Path) -> list[Path]:
-    return sorted(corpus_dir.glob("*.snmprec"))
+# Every recording in the corpus, whatever is added to it later.
+CORPUS = sorted(p.name.removesuffix(".snmprec")
+                for p in (shared_dir() / "corpus" / "librenms").glob("*.snmprec"))
 
 
-@pytest.mark.parametrize("name", ["vrp_ne", "iosxe_asr920", "akcp_serverprobe8", "abbups_abbups"])
+def test_corpus_is_there():
+    assert {"vrp_ne", "iosxe_asr920", "akcp_serverprobe8", "abbups_abbups"} <= set(CORPUS)
+
+
+@pytest.mark.parametrize("name", CORPUS)
 async def test_corpus_names_speeds_aliases_match_recording(snmpsim_corpus, corpus_dir, name):
     expected = expected_interfaces(corpus_dir / f"{name}.snmprec")
     raw = await collect(snmpsim_corpus, name)
@@ -116,7 +121,7 @@ def golden_lines(samples: list[Sample]) -> str:
     return "".join(line.rsplit(" ", 1)[0] + "\n" for line in lines if line)
 
 
-@pytest.mark.parametrize("name", ["vrp_ne", "iosxe_asr920", "akcp_serverprobe8", "abbups_abbups"])
+@pytest.mark.parametrize("name", CORPUS)
 async def test_corpus_golden_line_protocol(snmpsim_corpus, name):
     # Regenerate on purpose only: NETMON_REGEN_GOLDEN=1 pytest tests/collectors
     raw = await collect(snmpsim_corpus, name)
