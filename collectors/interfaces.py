@@ -269,6 +269,11 @@ class InterfaceCollector:
                 pairs = [(by_index.get(i.index), i) for _, i in pairs]
             else:
                 pairs = [(link, i) for link, i in matched]
+            for link, iface in matched:
+                if not iface.has_octets:
+                    issues.append(f"link {link.selector} selects ifIndex {iface.index} "
+                                  f"({iface.name}), which has no octet counters")
+            pairs = [(link, i) for link, i in pairs if i.has_octets]
         bindings = [self._bind(target, link, iface) for link, iface in pairs]
         _deduplicate_names(bindings, interfaces)
         uptime = table.scalars.get(SYS_UPTIME)

@@ -243,3 +243,34 @@ async def test_interfaces_over_snmpv3_authpriv_on_ipv6(snmpd_v3):
     assert lo.tags["role"] == "access"
     assert lo.fields["counter_bits"] == 64
     assert lo.fields["in_bps"] >= 0 and lo.fields["status"] in ("ok", "over_threshold")
+
+
+async def test_link_on_interface_without_counters_is_reported_once_not_refetched(
+        snmpsim_factory):
+    # A recording whose ifTable row has names but no octet counters (a partial walk).
+    ifaces = [SimInterface(1, "Gi0/0", "WAN", 1_000, 1e6, 1e6),
+              SimInterface(2, "Gi0/1", "dead", 1_000)]
+    records = [r for r in device_records(ifaces)
+               if not (r[0].endswith(".2") and r[0].split(".")[-2] in ("6", "10", "16")
+                       and r[0].startswith(("1.3.6.1.2.1.2.2.1.", "1.3.6.1.2.1.31.1.1.1.")))]
+    sim = snmpsim_factory({"partial": records})
+    target = make_target(sim, "partial", links=[{"ifName": "Gi0/0"}, {"ifName": "Gi0/1"}])
+    collector = InterfaceCollector()
+    walks = 0
+    async with SnmpClient() as client:
+        session = open_session(client, target)
+        original = session.walk
+
+        async def counted(*args, **kwargs):
+            nonlocal walks
+            walks += 1
+            return await original(*args, **kwargs)
+
+        session.walk = counted  # type: ignore[method-assign]
+        for _ in range(3):
+            raw = await collector.collect(session, target)
+            await asyncio.sleep(1.1)
+    assert walks == 1  # metadata read once, not on every poll
+    assert set(by_name(raw, IF_COUNTERS)) == {"Gi0/0"}
+    issues = [s.fields["message"] for s in raw if s.measurement == "poll_issue"]
+    assert "link ifName=Gi0/1 selects ifIndex 2 (Gi0/1), which has no octet counters" in issues
