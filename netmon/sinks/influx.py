@@ -42,7 +42,7 @@ everything in the memory queue.
   ``points_dropped``; the other batches carry on. InfluxDB may already have
   stored the valid lines of a partially written batch, so re-sending them
   would not be right either.
-* ``aclose`` sends what it can within ``close_timeout_s`` (10 s), retrying a
+* ``aclose`` sends what it can within ``close_timeout_s`` (6 s), retrying a
   server that fails with a retryable error while the deadline allows, and
   stopping at once on a configuration error. Whatever it cannot deliver is
   left in the spool, which the next start replays: a shutdown drops nothing.
@@ -92,7 +92,8 @@ class InfluxOptions(BaseModel):
     retry_max_s: Duration = Field(30.0, alias="retry_max")
     config_error_retry_s: Duration = Field(60.0, alias="config_error_retry")
     config_error_attempts: int = Field(5, ge=1)
-    close_timeout_s: Duration = Field(10.0, alias="close_timeout")
+    # With the daemon's 2.5 s grace for polls in flight, a stop stays within 10 s.
+    close_timeout_s: Duration = Field(6.0, alias="close_timeout")
 
 
 class Outcome(Enum):
@@ -168,7 +169,19 @@ class InfluxSink:
         if self._task is None and (self._queue or self.spool.depth_batches):
             self._ensure_started()
         if self._task is not None:
-            await self._task
+            # The drain loop stops trying at close_timeout, but a request already
+            # sent can hang for up to `timeout`: do not wait for it much longer.
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task),
+                                       self.options.close_timeout_s + 0.5)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+                await self._migrate_queue()
+                log.warning("InfluxDB did not answer in time at shutdown; %d points are in "
+                            "the spool %s and are sent on next start",
+                            self.spool.depth_points, self.spool.path)
         if self._client is not None:
             await self._client.close()
         self._closed = True
@@ -429,8 +442,19 @@ class InfluxSink:
                     if self.spool.depth_batches or self._spills or not self._queue:
                         continue
                 lines = self._take(self.options.batch_size)
-                body = await asyncio.to_thread(encode_body, lines)
-                outcome, retry_after = await self._send(body, len(lines))
+                body = b""
+                try:
+                    body = await asyncio.to_thread(encode_body, lines)
+                    outcome, retry_after = await self._send(body, len(lines))
+                except asyncio.CancelledError:
+                    # aclose gave up on a request that hangs: keep the batch, first
+                    # in line. Had the server stored it after all, the re-send on next
+                    # start writes the same points again, which InfluxDB takes as a no-op.
+                    if body:
+                        await self._requeue_front(body, len(lines))
+                    else:
+                        self._queue.extendleft(reversed(lines))
+                    raise
                 if outcome is Outcome.OK:
                     failures = 0
                     continue

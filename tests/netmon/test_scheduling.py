@@ -135,3 +135,55 @@ async def test_issues_are_stored_when_they_change_not_every_cycle(tmp_path, snmp
     logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("old-router: ")]
     assert len(logged) == 2
     assert daemon.state.links[("old-router", "fa0/0")].fields["in_bps"] > 0
+
+
+async def test_stop_with_database_down_spools_every_point_within_10_s(tmp_path,
+                                                                      snmpsim_factory):
+    # InfluxDB unreachable the whole time: on stop, whatever is still in memory
+    # must reach the on-disk spool, not be lost to a cancelled close.
+    from netmon.simnet import SimInterface, device_records
+    from netmon.sinks.lineproto import encode_many
+    from netmon.sinks.spool import SPOOL_FILE, Spool
+
+    sim = snmpsim_factory({"r1": device_records([SimInterface(1, "ge-0/0/0", "", 1_000,
+                                                              5e6, 5e6)])})
+    (tmp_path / "community").write_text("r1\n")
+    (tmp_path / "token").write_text("t0ken\n")
+    # A database that accepts connections and never answers: the worst case
+    # for a clean stop, as a request is in flight when SIGTERM comes.
+    hang = socket.socket()
+    hang.bind(("127.0.0.1", 0))
+    hang.listen(16)
+    dead_http = hang.getsockname()[1]
+    path = tmp_path / "netmon.yaml"
+    path.write_text(
+        f"state_dir: {tmp_path / 'state'}\n"
+        f'http: {{listen: "127.0.0.1:{free_tcp_port()}"}}\n'
+        "storage:\n  influxdb: {url: 'http://127.0.0.1:" + str(dead_http) + "', org: o, "
+        "bucket: b, token: 'file:token', flush_interval: 0.5s, timeout: 30s}\n"
+        "snmp_profiles:\n"
+        '  v2: {version: "2c", community: "file:community"}\n'
+        "targets:\n"
+        "  - name: r1\n    site: S\n    tier: district\n"
+        f'    address: "127.0.0.1"\n    port: {sim.port}\n    snmp: v2\n    interval: 1s\n'
+        "    links: [{ifName: ge-0/0/0, capacity: 100M}]\n"
+    )
+    daemon = Daemon(load_config(path), path)
+    written: list[str] = []
+    await daemon.start()
+    for sink in daemon.sinks:
+        original = sink.write
+
+        async def counting(samples, original=original):
+            written.extend(encode_many(samples))
+            await original(samples)
+
+        sink.write = counting  # type: ignore[method-assign]
+    await asyncio.sleep(3.5)
+    started = time.monotonic()
+    await daemon.stop()
+    assert time.monotonic() - started < 10.0
+    assert len(written) >= 6
+    hang.close()
+    spool = Spool(tmp_path / "state" / SPOOL_FILE)
+    assert spool.depth_points == len(written)
