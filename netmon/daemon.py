@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sqlite3
 import time
 import zlib
 from collections.abc import Sequence
@@ -45,6 +46,10 @@ log = logging.getLogger(__name__)
 STOP_BUDGET_S = 10.0
 POLL_GRACE_S = 2.5
 """On SIGTERM, polls in flight get this long; the sinks' close gets the rest of STOP_BUDGET_S."""
+
+
+class StartupError(Exception):
+    """The daemon cannot start: its storage or its HTTP listener is unavailable."""
 
 
 def slot_offset_s(name: str, interval_s: float) -> float:
@@ -231,13 +236,27 @@ class Daemon:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._client = SnmpClient()
-        self.sinks = build_sinks(self.config.settings.storage, self.config.settings.state_dir)
-        for sink in self.sinks:
-            start = getattr(sink, "start", None)
-            if start is not None:
-                await start()
+        """Open storage and the HTTP listener first (StartupError if either fails), then poll."""
+        settings = self.config.settings
+        try:
+            self.sinks = build_sinks(settings.storage, settings.state_dir)
+            for sink in self.sinks:
+                start = getattr(sink, "start", None)
+                if start is not None:
+                    await start()
+        except (OSError, sqlite3.Error) as exc:
+            raise StartupError(f"cannot open storage in {settings.state_dir}: {exc}") from None
         self.state.sinks = self.sinks
+        from netmon.httpapi import start_http
+
+        try:
+            self._http_runner = await start_http(self.state, settings.http)
+        except OSError as exc:
+            for sink in self.sinks:
+                await sink.aclose()
+            raise StartupError(
+                f"cannot listen on {settings.http.listen}: {exc.strerror or exc}") from None
+        self._client = SnmpClient()
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.scheduler.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
         self.scheduler.add_job(self._housekeeping, IntervalTrigger(hours=1),
@@ -246,9 +265,6 @@ class Daemon:
             self._schedule(target)
         self.scheduler.start()
         self.state.scheduler_running = True
-        from netmon.httpapi import start_http
-
-        self._http_runner = await start_http(self.state, self.config.settings.http)
         self.notifier.ready(status=f"polling {len(self.config.targets)} targets")
         log.info("netmon running: %d targets", len(self.config.targets))
 
@@ -370,5 +386,9 @@ class Daemon:
 
 async def run_daemon(config: Config, config_path: Path | None) -> int:
     daemon = Daemon(config, config_path)
-    await daemon.serve()
+    try:
+        await daemon.serve()
+    except StartupError as exc:
+        log.error("netmon cannot start: %s", exc)
+        return 1
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 from dataclasses import replace
@@ -171,3 +172,25 @@ def test_run_refuses_a_bad_config_without_a_traceback(simnet_agent, netmon_confi
     no_traceback(done)
     assert done.stderr.splitlines() == [f"{missing}: cannot read config file: "
                                         "No such file or directory"]
+
+
+def test_run_says_why_it_cannot_start_without_a_traceback(simnet_agent, netmon_config) -> None:
+    config = netmon_config([simnet_agent.target(name) for name in CORES])
+    # The HTTP port is taken by someone else.
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", config.http_port))
+        squatter.listen(1)
+        done = netmon("run", "--config", str(config.path), timeout_s=30)
+    assert done.returncode == 1
+    no_traceback(done)
+    assert f"cannot listen on 127.0.0.1:{config.http_port}" in done.stderr
+
+    # The state directory cannot be created (a file stands in its way).
+    text = config.path.read_text()
+    blocker = config.dir / "not-a-dir"
+    blocker.write_text("")
+    config.path.write_text(text.replace(str(config.dir / "state"), str(blocker / "state")))
+    done = netmon("run", "--config", str(config.path), timeout_s=30)
+    assert done.returncode == 1
+    no_traceback(done)
+    assert f"cannot open storage in {blocker / 'state'}" in done.stderr
