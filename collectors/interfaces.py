@@ -29,16 +29,13 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from netmon.model import Sample
-from netmon.rates import IF_COUNTERS, port_speed_bps
+from netmon.model import DEVICE, IF_COUNTERS, POLL_ISSUE, Sample
+from netmon.rates import port_speed_bps
 from netmon.snmp import NoSuch, SnmpSession
 from netmon.units import Duration
 
 if TYPE_CHECKING:
     from netmon.config import Link, Target
-
-POLL_ISSUE = "poll_issue"
-DEVICE = "device"
 
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 

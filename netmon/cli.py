@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -165,10 +164,6 @@ def _query(args: argparse.Namespace) -> int:
         return 1
     sys.stdout.write(out)
     return 0
-
-
-def dumps(obj: object) -> str:
-    return json.dumps(obj, separators=(",", ":"), sort_keys=False)
 
 
 if __name__ == "__main__":

@@ -34,9 +34,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from collectors.interfaces import InterfaceCollector
 from netmon.config import Config, ConfigError, Target, load_config
-from netmon.model import Collector, Sample, Sink
-from netmon.poll import POLL_ISSUE, PollResult, open_session, poll_target
-from netmon.rates import INTERFACE, RateEngine
+from netmon.model import INTERFACE, POLL_ISSUE, Collector, Sample, Sink
+from netmon.poll import PollResult, open_session, poll_target
+from netmon.rates import RateEngine
 from netmon.sdnotify import SdNotifier
 from netmon.sinks.build import build_sinks
 from netmon.snmp import SnmpClient, SnmpSession

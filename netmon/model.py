@@ -17,6 +17,14 @@ if TYPE_CHECKING:
 
 FieldValue = float | int | str | bool
 
+# Measurement names, shared by collectors, rates, the daemon and the sinks.
+IF_COUNTERS = "if_counters"
+"""Raw interface counters as collectors read them; the rate step consumes them."""
+INTERFACE = "interface"
+COUNTER_RESET = "counter_reset"
+DEVICE = "device"
+POLL_ISSUE = "poll_issue"
+
 
 @dataclass(frozen=True, slots=True)
 class Sample:

@@ -17,14 +17,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from netmon.config import Target
-from netmon.model import Collector, Sample
-from netmon.rates import INTERFACE, RateEngine
+from netmon.model import DEVICE, INTERFACE, POLL_ISSUE, Collector, Sample
+from netmon.rates import RateEngine
 from netmon.snmp import SnmpClient, SnmpError, SnmpSession
 
 log = logging.getLogger(__name__)
-
-DEVICE = "device"
-POLL_ISSUE = "poll_issue"
 
 
 @dataclass(slots=True)

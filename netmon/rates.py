@@ -31,13 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from netmon.model import Sample
-
-IF_COUNTERS = "if_counters"
-"""Measurement name of the raw samples collectors produce for interfaces."""
-
-INTERFACE = "interface"
-COUNTER_RESET = "counter_reset"
+from netmon.model import COUNTER_RESET, IF_COUNTERS, INTERFACE, Sample
 
 MAX_RATE_FACTOR = 1.1
 """A rate above this multiple of the port speed is treated as a discontinuity."""

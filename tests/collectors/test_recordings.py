@@ -21,10 +21,10 @@ import pytest
 from agents import SnmpSim, read_snmprec, shared_dir, snmprec_octets
 from pydantic import SecretStr
 
-from collectors.interfaces import POLL_ISSUE, InterfaceCollector
+from collectors.interfaces import InterfaceCollector
 from netmon.config import Target
 from netmon.credentials import SnmpV2c
-from netmon.model import Sample
+from netmon.model import POLL_ISSUE, Sample
 from netmon.poll import open_session
 from netmon.rates import IF_COUNTERS
 from netmon.sinks.lineproto import encode
