@@ -32,20 +32,32 @@ def test_slot_is_stable_within_the_interval():
     assert slot_for(base - 0.1, 30.0, offset) == base - 30.0
 
 
-def write_config(root: Path, port: int, http_port: int) -> Path:
-    (root / "secret").write_text("never-answers\n")
+def one_target_config(root: Path, name: str, port: int, target: str, *,
+                      storage: str = "") -> Path:
+    """netmon.yaml polling one target on 127.0.0.1:port every 1 s; community = name.
+
+    ``target`` holds the target's extra YAML lines; ``storage`` a ``storage:`` section.
+    """
+    (root / "community").write_text(name + "\n")
     path = root / "netmon.yaml"
     path.write_text(
         f"state_dir: {root / 'state'}\n"
-        f'http: {{listen: "127.0.0.1:{http_port}"}}\n'
+        f'http: {{listen: "127.0.0.1:{free_tcp_port()}"}}\n'
+        + storage +
         "snmp_profiles:\n"
-        '  silent: {version: "2c", community: "file:secret"}\n'
+        '  v2: {version: "2c", community: "file:community"}\n'
         "targets:\n"
-        "  - name: slow\n    site: S\n    tier: district\n"
-        f'    address: "127.0.0.1"\n    port: {port}\n    snmp: silent\n'
-        "    interval: 1s\n    timeout: 2.5s\n    retries: 0\n    deadline: 2.5s\n"
+        f"  - name: {name}\n    site: S\n    tier: district\n"
+        f'    address: "127.0.0.1"\n    port: {port}\n    snmp: v2\n    interval: 1s\n'
+        + target
     )
     return path
+
+
+def write_config(root: Path, port: int) -> Path:
+    """A device that takes 2.5 s to fail, polled every 1 s."""
+    return one_target_config(root, "slow", port,
+                             "    timeout: 2.5s\n    retries: 0\n    deadline: 2.5s\n")
 
 
 def free_tcp_port() -> int:
@@ -60,7 +72,7 @@ async def test_overrun_skips_slots_and_never_runs_two_polls_at_once(tmp_path):
     silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     silent.bind(("127.0.0.1", 0))
     try:
-        path = write_config(tmp_path, silent.getsockname()[1], free_tcp_port())
+        path = write_config(tmp_path, silent.getsockname()[1])
         daemon = Daemon(load_config(path), path)
         in_flight: list[int] = []
         original = daemon._poll_job
@@ -89,7 +101,7 @@ async def test_stop_is_prompt_with_a_poll_in_flight(tmp_path):
     silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     silent.bind(("127.0.0.1", 0))
     try:
-        path = write_config(tmp_path, silent.getsockname()[1], free_tcp_port())
+        path = write_config(tmp_path, silent.getsockname()[1])
         daemon = Daemon(load_config(path), path)
         await daemon.start()
         await asyncio.sleep(1.5)
@@ -107,18 +119,8 @@ async def test_issues_are_stored_when_they_change_not_every_cycle(tmp_path, snmp
 
     old = SimInterface(1, "fa0/0", "WAN", 100, 1e6, 1e6, hc=False, x_table=False)
     sim = snmpsim_factory({"old-router": device_records([old])})
-    (tmp_path / "community").write_text("old-router\n")
-    path = tmp_path / "netmon.yaml"
-    path.write_text(
-        f"state_dir: {tmp_path / 'state'}\n"
-        f'http: {{listen: "127.0.0.1:{free_tcp_port()}"}}\n'
-        "snmp_profiles:\n"
-        '  v2: {version: "2c", community: "file:community"}\n'
-        "targets:\n"
-        "  - name: old-router\n    site: S\n    tier: district\n"
-        f'    address: "127.0.0.1"\n    port: {sim.port}\n    snmp: v2\n    interval: 1s\n'
-        "    links: [{ifName: fa0/0, capacity: 2M}]\n"
-    )
+    path = one_target_config(tmp_path, "old-router", sim.port,
+                             "    links: [{ifName: fa0/0, capacity: 2M}]\n")
     daemon = Daemon(load_config(path), path)
     await daemon.start()
     try:
@@ -147,7 +149,6 @@ async def test_stop_with_database_down_spools_every_point_within_10_s(tmp_path,
 
     sim = snmpsim_factory({"r1": device_records([SimInterface(1, "ge-0/0/0", "", 1_000,
                                                               5e6, 5e6)])})
-    (tmp_path / "community").write_text("r1\n")
     (tmp_path / "token").write_text("t0ken\n")
     # A database that accepts connections and never answers: the worst case
     # for a clean stop, as a request is in flight when SIGTERM comes.
@@ -155,19 +156,10 @@ async def test_stop_with_database_down_spools_every_point_within_10_s(tmp_path,
     hang.bind(("127.0.0.1", 0))
     hang.listen(16)
     dead_http = hang.getsockname()[1]
-    path = tmp_path / "netmon.yaml"
-    path.write_text(
-        f"state_dir: {tmp_path / 'state'}\n"
-        f'http: {{listen: "127.0.0.1:{free_tcp_port()}"}}\n'
-        "storage:\n  influxdb: {url: 'http://127.0.0.1:" + str(dead_http) + "', org: o, "
-        "bucket: b, token: 'file:token', flush_interval: 0.5s, timeout: 30s}\n"
-        "snmp_profiles:\n"
-        '  v2: {version: "2c", community: "file:community"}\n'
-        "targets:\n"
-        "  - name: r1\n    site: S\n    tier: district\n"
-        f'    address: "127.0.0.1"\n    port: {sim.port}\n    snmp: v2\n    interval: 1s\n'
-        "    links: [{ifName: ge-0/0/0, capacity: 100M}]\n"
-    )
+    path = one_target_config(
+        tmp_path, "r1", sim.port, "    links: [{ifName: ge-0/0/0, capacity: 100M}]\n",
+        storage=f"storage:\n  influxdb: {{url: 'http://127.0.0.1:{dead_http}', org: o, "
+                "bucket: b, token: 'file:token', flush_interval: 0.5s, timeout: 30s}\n")
     daemon = Daemon(load_config(path), path)
     written: list[str] = []
     await daemon.start()
