@@ -139,6 +139,7 @@ class DeviceMeta:
     bindings: list[Binding]
     issues: list[str] = field(default_factory=list)
     walk_columns: list[str] = field(default_factory=list)
+    get_oids: list[str] = field(default_factory=list)  # what one GET-mode cycle reads
 
 
 def discover_interfaces(columns: Mapping[str, Mapping[str, object]]) -> dict[str, Interface]:
@@ -282,6 +283,7 @@ class InterfaceCollector:
             bindings=bindings,
             issues=issues,
             walk_columns=walk_columns,
+            get_oids=[SYS_UPTIME, *(oid for b in bindings for _, oid in b.oids)],
         )
         self._meta[target.name] = meta
         return meta
@@ -323,9 +325,8 @@ class InterfaceCollector:
             uptime_value: object = table.scalars.get(SYS_UPTIME)
             answered = table.ts
         else:
-            oids = [SYS_UPTIME] + [oid for b in meta.bindings for _, oid in b.oids]
-            response = await session.get(oids)
-            values = dict(response.values)
+            response = await session.get(meta.get_oids)
+            values = response.values
             uptime_value = values.get(SYS_UPTIME)
             answered = response.ts
         uptime = _int(uptime_value)
