@@ -3,3 +3,6 @@
 Step: scheduler -> **collectors** -> samples. Collectors depend on netmon's
 model and SNMP session only, never on alerts/.
 """
+
+# Importing a collector module registers it (netmon.plugins); list each one here.
+from collectors import interfaces  # noqa: F401

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from netmon.model import DEVICE, IF_COUNTERS, POLL_ISSUE, Sample
+from netmon.plugins import register_collector, register_section
 from netmon.rates import port_speed_bps
 from netmon.snmp import NoSuch, SnmpSession
 from netmon.units import Duration
@@ -415,3 +416,7 @@ def _deduplicate_names(bindings: list[Binding], interfaces: Mapping[str, Interfa
             b.tags["ifName"] = f"{name}#{b.iface.index}"
             if b.link is not None and not b.link.name:
                 b.tags["link"] = b.tags["ifName"]
+
+
+register_section("interfaces", InterfaceOptions)
+register_collector("interfaces", InterfaceCollector, section="interfaces")

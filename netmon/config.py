@@ -14,6 +14,7 @@ prints a value that could be a secret.
 from __future__ import annotations
 
 import difflib
+import functools
 import glob
 import ipaddress
 import logging
@@ -35,15 +36,14 @@ from pydantic import (
     PrivateAttr,
     TypeAdapter,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from collectors.interfaces import InterfaceOptions
+from netmon import plugins
 from netmon.credentials import SnmpV2c, SnmpV3
-from netmon.httpapi import HttpOptions
-from netmon.sinks.options import StorageOptions
 from netmon.units import Bandwidth, Duration, Percent
 
 __all__ = [
@@ -52,12 +52,13 @@ __all__ = [
     "ConfigError",
     "ConfigIssue",
     "Link",
-    "Settings",
+    "SettingsBase",
     "SnmpCredentials",
     "Target",
     "TargetDefaults",
     "check_config",
     "load_config",
+    "settings_model",
 ]
 
 log = logging.getLogger(__name__)
@@ -183,6 +184,21 @@ class PollSettings(BaseModel):
     max_repetitions: MaxRepetitions = 25
     deadline_s: Duration | None = Field(None, alias="deadline")
     discover: bool = False
+    collectors: tuple[str, ...] = ("interfaces",)
+
+    @field_validator("collectors")
+    @classmethod
+    def _known_collectors(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        known = plugins.collectors()
+        for name in names:
+            if name not in known:
+                close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise ValueError(f"unknown collector '{name}' (known: "
+                                 f"{', '.join(sorted(known))}){hint}")
+        if len(set(names)) != len(names):
+            raise ValueError("a collector is listed twice")
+        return names
 
 
 class TargetDefaults(PollSettings):
@@ -240,8 +256,12 @@ class Target(PollSettings):
         return self.deadline_s if self.deadline_s is not None else 0.8 * self.interval_s
 
 
-class Settings(BaseModel):
-    """Everything in netmon.yaml except the targets."""
+class SettingsBase(BaseModel):
+    """Everything in netmon.yaml that is netmon's own, except the targets.
+
+    The plugins' sections (``http``, ``storage``, ``interfaces``, ``alerts`` ...)
+    are added by ``settings_model()`` from the registry (netmon.plugins).
+    """
 
     model_config = _MODEL
 
@@ -250,16 +270,26 @@ class Settings(BaseModel):
     include: list[str] = Field(default_factory=list)
     snmp_profiles: dict[str, SnmpCredentials] = Field(default_factory=dict)
     defaults: TargetDefaults = Field(default_factory=TargetDefaults)
-    http: HttpOptions = Field(default_factory=HttpOptions)
-    storage: StorageOptions = Field(default_factory=StorageOptions)
-    interfaces: InterfaceOptions = Field(default_factory=InterfaceOptions)
+
+
+@functools.cache
+def settings_model() -> type[SettingsBase]:
+    """The settings model: ``SettingsBase`` plus one key per registered section."""
+    extra: dict[str, Any] = {
+        name: (options, Field(default_factory=options))
+        for name, options in sorted(plugins.sections().items())
+    }
+    clash = sorted(extra.keys() & SettingsBase.model_fields.keys())
+    if clash:
+        raise ValueError(f"plugin sections clash with netmon's own settings: {clash}")
+    return create_model("Settings", __base__=SettingsBase, __module__=__name__, **extra)
 
 
 @dataclass(frozen=True, slots=True)
 class Config:
     """The loaded configuration: settings, every target, and every file read."""
 
-    settings: Settings
+    settings: Any  # an instance of settings_model(): SettingsBase + plugin sections
     targets: tuple[Target, ...]
     files: tuple[Path, ...]
 
@@ -730,11 +760,12 @@ class _Loader:
         settings_input = {k: v for k, v in data.items() if k != "targets"}
         if isinstance(profiles, dict):
             settings_input["snmp_profiles"] = self.profiles
-        settings: Settings | None = None
+        settings: SettingsBase | None = None
+        model = settings_model()
         try:
-            settings = Settings.model_validate(settings_input, context=context)
+            settings = model.model_validate(settings_input, context=context)
         except ValidationError as exc:
-            self.report(exc, Settings, _within(main, ()), extra_keys=("targets",))
+            self.report(exc, model, _within(main, ()), extra_keys=("targets",))
 
         main_defaults = self.defaults(main, data.get("defaults"), {}, validate=False)
         self.target_list(main, data.get("targets"), main_defaults)

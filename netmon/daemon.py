@@ -32,10 +32,9 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExe
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from collectors.interfaces import InterfaceCollector
 from netmon.config import Config, ConfigError, Target, load_config
 from netmon.model import INTERFACE, POLL_ISSUE, Collector, Sample, Sink
-from netmon.poll import PollResult, open_session, poll_target
+from netmon.poll import PollResult, build_collectors, collectors_for, open_session, poll_target
 from netmon.rates import RateEngine
 from netmon.sdnotify import SdNotifier
 from netmon.sinks.build import build_sinks
@@ -121,7 +120,7 @@ class Daemon:
         self.config_path = config_path
         self.state = DaemonState(config_path=str(config_path or ""))
         self.engine = RateEngine()
-        self.collectors: list[Collector] = [InterfaceCollector(config.settings.interfaces)]
+        self.collectors: dict[str, Collector] = build_collectors(config.settings)
         self.sinks: list[Sink] = []
         self.notifier = SdNotifier()
         self.scheduler: AsyncIOScheduler | None = None
@@ -184,7 +183,7 @@ class Daemon:
             slot = slot_for(now, target.interval_s, slot_offset_s(name, target.interval_s))
             ts_state.last_attempt_mono = time.monotonic()
             result = await poll_target(
-                session, target, self.collectors, self.engine,
+                session, target, collectors_for(target, self.collectors), self.engine,
                 slot=datetime.fromtimestamp(slot, UTC),
             )
             samples = result.samples
@@ -329,7 +328,7 @@ class Daemon:
 
     def _forget(self, name: str) -> None:
         self.engine.forget(name)
-        for c in self.collectors:
+        for c in self.collectors.values():
             forget = getattr(c, "forget", None)
             if forget is not None:
                 forget(name)

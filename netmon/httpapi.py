@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from netmon.plugins import register_section
 from netmon.secrets import Secret
 
 if TYPE_CHECKING:
@@ -32,6 +33,9 @@ class HttpOptions(BaseModel):
     def _host_port(cls, value: str) -> str:
         split_listen(value)
         return value
+
+
+register_section("http", HttpOptions)
 
 
 def split_listen(value: str) -> tuple[str, int]:

@@ -24,6 +24,8 @@ INTERFACE = "interface"
 COUNTER_RESET = "counter_reset"
 DEVICE = "device"
 POLL_ISSUE = "poll_issue"
+ALERT = "alert"
+"""Alert events (fired, resolved), written to the sinks for history."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,31 @@ class Observation:
     value: float | None
     ts: datetime
     annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert as the dispatcher and notifiers see it (Alertmanager's model).
+
+    ``fingerprint`` is a stable hash of the rule name and ``labels``: the
+    identity of an episode across restarts. ``ends_at`` is set once resolved.
+    Silenced and inhibited alerts stay visible (API, CLI) but are not sent.
+    """
+
+    fingerprint: str
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    state: str  # "firing" | "resolved"
+    starts_at: datetime
+    ends_at: datetime | None = None
+    value: float | None = None
+    generator_url: str = ""
+    silenced: bool = False
+    inhibited: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.labels.get("alertname", "")
 
 
 class Collector(Protocol):
@@ -83,4 +110,4 @@ class Notifier(Protocol):
 
     name: ClassVar[str]
 
-    async def notify(self, alerts: Sequence[Any]) -> None: ...
+    async def notify(self, alerts: Sequence[Alert]) -> None: ...

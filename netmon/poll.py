@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from netmon import plugins
 from netmon.config import Target
 from netmon.model import DEVICE, INTERFACE, POLL_ISSUE, Collector, Sample
 from netmon.rates import RateEngine
@@ -36,6 +37,20 @@ class PollResult:
     @property
     def links(self) -> list[Sample]:
         return [s for s in self.samples if s.measurement == INTERFACE]
+
+
+def build_collectors(settings: object) -> dict[str, Collector]:
+    """One instance of every registered collector, built with its settings section."""
+    built: dict[str, Collector] = {}
+    for name, plugin in plugins.collectors().items():
+        options = getattr(settings, plugin.section) if plugin.section else None
+        built[name] = plugin.factory(options)
+    return built
+
+
+def collectors_for(target: Target, built: dict[str, Collector]) -> list[Collector]:
+    """The collectors ``target`` names, in its order (names were checked by the config)."""
+    return [built[name] for name in target.collectors]
 
 
 def open_session(client: SnmpClient, target: Target) -> SnmpSession:

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from netmon.config import Config
 from netmon.model import Sample
-from netmon.poll import PollResult, open_session, poll_target
+from netmon.poll import PollResult, build_collectors, collectors_for, open_session, poll_target
 from netmon.rates import RateEngine
 from netmon.snmp import SnmpClient
 
@@ -103,9 +103,7 @@ async def run_poll(
         known = ", ".join(sorted(t.name for t in config.targets)[:20])
         print(f"unknown target {name!r} (known: {known})", file=sys.stderr)
         return 2
-    from collectors.interfaces import InterfaceCollector
-
-    collectors = [InterfaceCollector(config.settings.interfaces)]
+    collectors = collectors_for(target, build_collectors(config.settings))
     engine = RateEngine()
     failed = False
     start = time.monotonic()

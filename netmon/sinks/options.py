@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from netmon.plugins import register_section
 from netmon.sinks.influx import InfluxOptions
 from netmon.sinks.local import LocalStoreOptions
 from netmon.sinks.spool import SpoolOptions
@@ -15,3 +16,6 @@ class StorageOptions(BaseModel):
     influxdb: InfluxOptions | None = None
     spool: SpoolOptions = Field(default_factory=SpoolOptions)
     local: LocalStoreOptions = Field(default_factory=LocalStoreOptions)
+
+
+register_section("storage", StorageOptions)

@@ -237,8 +237,8 @@ targets:
         f"{a}:1:1: target: unknown key 'target' (expected one of: defaults, targets); "
         "did you mean 'targets'?",
         f"{b}:2:9: defaults.snmp: unknown SNMP profile 'v3' (defined: v2)",
-        f"{b}:3:3: defaults.intervall: unknown key 'intervall' (expected one of: deadline, "
-        "discover, interval, max_repetitions, port, retries, snmp, timeout); "
+        f"{b}:3:3: defaults.intervall: unknown key 'intervall' (expected one of: collectors, "
+        "deadline, discover, interval, max_repetitions, port, retries, snmp, timeout); "
         "did you mean 'interval'?",
         f"{b}:9:5: targets[1]: expected a mapping (one target), got text",
         f"{c}:2:1: YAML syntax error: expected ',' or '}}', but got '<stream end>' "
@@ -515,3 +515,41 @@ def test_example_config_without_secrets_says_what_is_missing(
 
 def test_default_path() -> None:
     assert Path("/etc/netmon/netmon.yaml") == DEFAULT_CONFIG_PATH
+
+
+def test_plugin_sections_and_collectors_are_located(tmp_path: Path) -> None:
+    """Options registered by plugins (netmon.plugins) keep file:line:col and key path."""
+    main = write(tmp_path / "netmon.yaml", PROFILES + """\
+interfaces:
+  meta_refresh: soon
+http:
+  listen: nowhere
+storage:
+  local: {retension: 30d}
+targets:
+  - name: r1
+    site: S1
+    tier: district
+    address: 192.0.2.1
+    collectors: [interfaces, interfacs]
+""")
+    assert issues_of(main) == [
+        f"{main}:6:17: interfaces.meta_refresh: 'soon' is not a duration "
+        "(examples: 500ms, 30s, 5m, 1h, 30d)",
+        f"{main}:8:11: http.listen: 'nowhere' is not HOST:PORT "
+        "(examples: 127.0.0.1:9161, [::1]:9161)",
+        f"{main}:10:11: storage.local.retension: unknown key 'retension' "
+        "(expected one of: retention); did you mean 'retention'?",
+        f"{main}:16:17: targets[0].collectors: unknown collector 'interfacs' "
+        "(known: interfaces); did you mean 'interfaces'?",
+    ]
+
+
+def test_settings_sections_come_from_the_registry() -> None:
+    from netmon import plugins
+    from netmon.config import settings_model
+
+    assert set(plugins.sections()) >= {"http", "storage", "interfaces"}
+    settings = settings_model()()
+    assert settings.interfaces.meta_refresh_s == 900.0
+    assert settings.http.listen == "127.0.0.1:9161"

@@ -1,0 +1,93 @@
+"""The plugin registry: what each package adds to netmon.yaml and to the flow.
+
+Step: YAML. **YAML** -> scheduler -> collectors -> samples -> rates -> (sinks,
+alerts) -> notifiers. As Telegraf's ``inputs.Add``: a package registers its
+plugins when it is imported (a name, its options model with defaults, a
+factory), and ``netmon.config`` builds its settings model from this registry.
+Adding a collector, rule or notifier touches only its own folder.
+
+This module imports nothing of netmon's but the model, so every package can
+import it without a circle. ``load()`` imports the built-in packages by name
+(``importlib``), never with an ``import`` statement.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+__all__ = [
+    "BUILTIN_PACKAGES",
+    "CollectorPlugin",
+    "collectors",
+    "load",
+    "register_collector",
+    "register_section",
+    "sections",
+]
+
+BUILTIN_PACKAGES = ("netmon.httpapi", "netmon.sinks", "collectors", "alerts")
+"""Imported by ``load()``; each registers its plugins in its ``__init__``/module body."""
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorPlugin:
+    """A collector that targets can name in ``collectors:``.
+
+    ``factory`` gets the collector's options (the value of its settings
+    section, or None when it has none) and returns a ``netmon.model.Collector``.
+    """
+
+    name: str
+    factory: Callable[[Any], Any]
+    section: str | None = None
+
+
+_sections: dict[str, type[BaseModel]] = {}
+_collectors: dict[str, CollectorPlugin] = {}
+_loaded = False
+
+
+def register_section(name: str, options: type[BaseModel]) -> None:
+    """``name:`` in netmon.yaml is validated by ``options`` (defaults from the model).
+
+    Registering the same model twice is harmless (a module imported again);
+    two different models under one name is a programming error.
+    """
+    known = _sections.get(name)
+    if known is not None and known is not options:
+        raise ValueError(f"settings section {name!r} is registered twice "
+                         f"({known.__qualname__} and {options.__qualname__})")
+    _sections[name] = options
+
+
+def register_collector(name: str, factory: Callable[[Any], Any], *,
+                       section: str | None = None) -> None:
+    known = _collectors.get(name)
+    if known is not None and (known.factory is not factory or known.section != section):
+        raise ValueError(f"collector {name!r} is registered twice")
+    _collectors[name] = CollectorPlugin(name, factory, section)
+
+
+def load() -> None:
+    """Import the built-in plugin packages once, so that they register."""
+    global _loaded
+    if _loaded:
+        return
+    for package in BUILTIN_PACKAGES:
+        importlib.import_module(package)
+    _loaded = True
+
+
+def sections() -> Mapping[str, type[BaseModel]]:
+    load()
+    return dict(_sections)
+
+
+def collectors() -> Mapping[str, CollectorPlugin]:
+    load()
+    return dict(_collectors)
