@@ -23,10 +23,15 @@ from pydantic import BaseModel
 __all__ = [
     "BUILTIN_PACKAGES",
     "CollectorPlugin",
+    "Plugin",
     "collectors",
     "load",
+    "notifiers",
     "register_collector",
+    "register_notifier",
+    "register_rule",
     "register_section",
+    "rules",
     "sections",
 ]
 
@@ -47,8 +52,19 @@ class CollectorPlugin:
     section: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Plugin:
+    """A rule or a notifier: ``factory(options)`` builds it from its validated options."""
+
+    name: str
+    options: type[BaseModel]
+    factory: Callable[[Any], Any]
+
+
 _sections: dict[str, type[BaseModel]] = {}
 _collectors: dict[str, CollectorPlugin] = {}
+_rules: dict[str, Plugin] = {}
+_notifiers: dict[str, Plugin] = {}
 _loaded = False
 
 
@@ -73,6 +89,24 @@ def register_collector(name: str, factory: Callable[[Any], Any], *,
     _collectors[name] = CollectorPlugin(name, factory, section)
 
 
+def _register(table: dict[str, Plugin], kind: str, plugin: Plugin) -> None:
+    known = table.get(plugin.name)
+    if known is not None and known != plugin:
+        raise ValueError(f"{kind} {plugin.name!r} is registered twice")
+    table[plugin.name] = plugin
+
+
+def register_rule(name: str, options: type[BaseModel], factory: Callable[[Any], Any]) -> None:
+    """An alert rule: ``alerts.rules.<name>:`` in netmon.yaml is validated by ``options``."""
+    _register(_rules, "rule", Plugin(name, options, factory))
+
+
+def register_notifier(name: str, options: type[BaseModel],
+                      factory: Callable[[Any], Any]) -> None:
+    """A receiver kind (``webhook``, ``email`` ...) with its options model."""
+    _register(_notifiers, "notifier", Plugin(name, options, factory))
+
+
 def load() -> None:
     """Import the built-in plugin packages once, so that they register."""
     global _loaded
@@ -91,3 +125,13 @@ def sections() -> Mapping[str, type[BaseModel]]:
 def collectors() -> Mapping[str, CollectorPlugin]:
     load()
     return dict(_collectors)
+
+
+def rules() -> Mapping[str, Plugin]:
+    load()
+    return dict(_rules)
+
+
+def notifiers() -> Mapping[str, Plugin]:
+    load()
+    return dict(_notifiers)
