@@ -23,8 +23,6 @@ import signal
 import sqlite3
 import time
 import zlib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,12 +31,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from netmon.config import Config, ConfigError, Target, load_config
-from netmon.model import INTERFACE, POLL_ISSUE, Collector, Sample, Sink
+from netmon.model import INTERFACE, POLL_ISSUE, Collector, Sink
 from netmon.poll import PollResult, build_collectors, collectors_for, open_session, poll_target
 from netmon.rates import RateEngine
 from netmon.sdnotify import SdNotifier
 from netmon.sinks.build import build_sinks
 from netmon.snmp import SnmpClient, SnmpSession
+from netmon.state import DaemonState, TargetState
 
 log = logging.getLogger(__name__)
 
@@ -59,52 +58,6 @@ def slot_offset_s(name: str, interval_s: float) -> float:
 def slot_for(now: float, interval_s: float, offset_s: float) -> float:
     """The start of the slot ``now`` falls in (unix seconds)."""
     return ((now - offset_s) // interval_s) * interval_s + offset_s
-
-
-@dataclass(slots=True)
-class TargetState:
-    """What the HTTP API and /metrics show about one target."""
-
-    target: Target
-    last_attempt_mono: float | None = None
-    last_poll_at: datetime | None = None
-    last_success_at: datetime | None = None
-    last_error: str | None = None
-    reachable: bool | None = None
-    poll_duration_s: float = 0.0
-    polls: int = 0
-    errors: int = 0
-    failing: int = 0  # consecutive failed polls
-    overruns: int = 0
-    issues: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class DaemonState:
-    started_mono: float = field(default_factory=time.monotonic)
-    targets: dict[str, TargetState] = field(default_factory=dict)
-    links: dict[tuple[str, str], Sample] = field(default_factory=dict)
-    sinks: Sequence[Sink] = ()
-    scheduler_running: bool = False
-    reloads: int = 0
-    reload_errors: int = 0
-    config_path: str = ""
-
-    def health(self) -> tuple[bool, str]:
-        """Healthy while the scheduler runs and every target was tried within 2 x interval."""
-        if not self.scheduler_running:
-            return False, "scheduler is not running"
-        now = time.monotonic()
-        late = []
-        for name, ts in self.targets.items():
-            limit = 2 * ts.target.interval_s
-            last = ts.last_attempt_mono if ts.last_attempt_mono is not None else self.started_mono
-            if now - last > limit:
-                late.append(f"{name} not attempted for {now - last:.0f}s (limit {limit:.0f}s)")
-        if late:
-            more = f" (+{len(late) - 10} more)" if len(late) > 10 else ""
-            return False, "; ".join(late[:10]) + more
-        return True, f"ok: {len(self.targets)} targets"
 
 
 def _same_target(before: Target | None, after: Target) -> bool:

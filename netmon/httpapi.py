@@ -19,7 +19,7 @@ from netmon.plugins import register_section
 from netmon.secrets import Secret
 
 if TYPE_CHECKING:
-    from netmon.daemon import DaemonState
+    from netmon.state import DaemonState
 
 
 class HttpOptions(BaseModel):

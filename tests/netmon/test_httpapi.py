@@ -19,8 +19,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from netmon.config import load_config
-from netmon.daemon import Daemon, DaemonState, TargetState
+from netmon.daemon import Daemon
 from netmon.httpapi import build_app
+from netmon.state import DaemonState, TargetState
 
 CORES = ["core-a", "core-b"]
 GUARDED = ("/metrics", "/api/targets", "/api/links")
