@@ -50,6 +50,21 @@ BAD = [
         "bad/bandwidth.yaml:14:19: targets[0].links[0].capacity: "
         "'400Mbs' is not a bandwidth (examples: 50M, 400M, 1.2G)",
     ]),
+    ("bad/bandwidth_no_unit.yaml", [  # meant 400M, would have been 400 bit/s
+        "bad/bandwidth_no_unit.yaml:14:19: targets[0].links[0].capacity: "
+        "400 needs a unit: 400M?",
+    ]),
+    ("bad/bandwidth_below_1k.yaml", [
+        "bad/bandwidth_below_1k.yaml:14:19: targets[0].links[0].capacity: "
+        "'500bps' is below 1k, the smallest capacity (examples: 50M, 400M)",
+    ]),
+    ("bad/threshold_fraction.yaml", [  # meant 50%, would have been 0.5%
+        "bad/threshold_fraction.yaml:14:20: targets[0].links[0].threshold: "
+        "0.5 needs a %: did you mean 50%?",
+    ]),
+    ("bad/threshold_bare.yaml", [
+        "bad/threshold_bare.yaml:14:20: targets[0].links[0].threshold: 50 needs a %: 50%?",
+    ]),
     ("bad/unknown_key.yaml", [
         "bad/unknown_key.yaml:14:9: targets[0].links[0].capcity: unknown key 'capcity' "
         "(expected one of: capacity, ifAlias, ifIndex, ifName, name, role, threshold); "
