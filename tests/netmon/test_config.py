@@ -530,3 +530,52 @@ def test_example_config_without_secrets_says_what_is_missing(
 
 def test_default_path() -> None:
     assert Path("/etc/netmon/netmon.yaml") == DEFAULT_CONFIG_PATH
+
+
+def test_unresolvable_secrets_are_warnings_when_not_strict(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    from netmon.secrets import UnresolvedSecret
+
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    config = load_config(EXAMPLE, strict=False)
+    assert [f"{w.line}:{w.column} {w.path}" for w in config.warnings] == [
+        "30:16 snmp_profiles.district-v2.community",
+        "36:15 snmp_profiles.backbone-v3.auth_key",
+        "38:15 snmp_profiles.backbone-v3.priv_key",
+    ]
+    # Everything else is still checked, through placeholders that never leave check-config.
+    assert len(config.targets) == 15
+    core = config.target("core-a-1")
+    assert isinstance(core.snmp, SnmpV3) and isinstance(core.snmp.auth_key, UnresolvedSecret)
+
+    # A missing file is a warning too; an inline secret and a bad key stay errors.
+    main = tmp_path / "netmon.yaml"
+    main.write_text(
+        "snmp_profiles:\n"
+        "  a:\n"
+        "    version: '2c'\n"
+        "    community: file:absent.txt\n"
+        "  b:\n"
+        "    version: '3'\n"
+        "    username: u\n"
+        "    auth_protocol: MD5\n"
+        "    auth_key: ${NETMON_SURELY_UNSET}\n"
+        "    priv_protocol: AES-128\n"
+        "    priv_key: inline-secret-value\n"
+        "targets:\n"
+        "  - {name: r1, site: S, tier: district, address: 192.0.2.1, snmp: a}\n"
+    )
+    monkeypatch.delenv("NETMON_SURELY_UNSET", raising=False)
+    with pytest.raises(ConfigError) as caught:
+        load_config(main, strict=False)
+    assert [str(i).removeprefix(f"{main}:") for i in caught.value.issues] == [
+        "8:20: snmp_profiles.b.auth_protocol: 'MD5' is not one of: "
+        "SHA, SHA-224, SHA-256, SHA-384, SHA-512",
+        "11:15: snmp_profiles.b.priv_key: secrets must not be written inline; "
+        "use ${ENV_VAR}, file:PATH or credential:NAME",
+    ]
+    assert [str(w).removeprefix(f"{main}:") for w in caught.value.warnings] == [
+        f"4:16: snmp_profiles.a.community: secret file {tmp_path}/absent.txt does not exist",
+        "9:15: snmp_profiles.b.auth_key: environment variable NETMON_SURELY_UNSET is not set",
+    ]
