@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from netmon import __version__
 from netmon.config import DEFAULT_CONFIG_PATH, Config, ConfigError, check_config, load_config
 from netmon.units import parse_duration
 
@@ -32,6 +33,7 @@ def _duration(text: str) -> float:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="netmon", description="SNMP link-utilisation monitor")
     p.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    p.add_argument("--version", action="version", version=f"netmon {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("check-config", help="validate the configuration and exit")

@@ -113,9 +113,11 @@ def test_poll_of_an_unreachable_target(simnet_agent, netmon_config) -> None:
     done = netmon("poll", "--config", str(config.path), "ghost", "--count", "1")
     assert done.returncode == 1
     no_traceback(done)
-    errors = [line for line in (done.stdout + done.stderr).splitlines() if "no response" in line]
-    assert len(errors) == 1, done.stdout + done.stderr
-    assert errors[0].startswith("! ghost: no response")
+    # The error, not an empty table: a title line, then the error.
+    title, error = done.stdout.splitlines()
+    assert title.startswith("ghost at ")
+    assert error.startswith("! ghost: no response"), done.stdout
+    assert "no response" not in done.stderr
 
     done = netmon("poll", "--config", str(config.path), "ghost", "--count", "1", "--json")
     assert done.returncode == 1
@@ -208,6 +210,15 @@ def test_check_config_strict_refuses_what_it_cannot_resolve(tmp_path) -> None:
     assert [line.split(": ")[1] for line in done.stderr.splitlines()] == [
         "snmp_profiles.district-v2.community", "snmp_profiles.backbone-v3.auth_key",
         "snmp_profiles.backbone-v3.priv_key"]
+
+
+def test_version() -> None:
+    import tomllib
+
+    done = netmon("--version")
+    assert done.returncode == 0
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert done.stdout == f"netmon {project['version']}\n"
 
 
 def test_check_config_help_names_its_default_path() -> None:
