@@ -432,7 +432,7 @@ async def test_net_snmp_lo_under_load_matches_proc_net_dev(snmpd_v3):
         assert not [s for s in derived if s.measurement == COUNTER_RESET]
         lo = by_name(derived)["lo"]
         kernel_bps = (rx1 - rx0) * 8 / (t1 - t0)
-        assert kernel_bps >= 40e6
+        assert kernel_bps > 20e6  # well above 1.1 x the 10 Mbit/s snmpd reports
         assert lo.fields["in_bps"] == pytest.approx(kernel_bps, rel=0.05)
         assert lo.fields["capacity_bps"] == 1_000_000_000
         assert lo.fields["util_pct"] == pytest.approx(lo.fields["in_bps"] / 1e7)
