@@ -185,16 +185,19 @@ def assess(
     return Rates(in_bps, out_bps, tuple(small))
 
 
-def speed_mismatch(name: str, rates: Rates, speed_bps: int | None) -> str | None:
+def speed_mismatch(
+    name: str, rates: Rates, speed_bps: int | None, capacity_bps: int | None = None
+) -> str | None:
     """The ``speed_mismatch`` issue text when a kept rate exceeds the reported port speed."""
     if not speed_bps:
         return None
     rate = max(rates.in_bps, rates.out_bps)
     if rate <= MAX_RATE_FACTOR * speed_bps:
         return None
+    advice = "" if capacity_bps else " (set the link's capacity: to its real rate)"
     return (
         f"{SPEED_MISMATCH}: {name} carries {_mbps(rate)}, above its reported port speed of "
-        f"{_mbps(speed_bps)}; the rate is kept (set the link's capacity: to its real rate)"
+        f"{_mbps(speed_bps)}; the rate is kept{advice}"
     )
 
 
@@ -313,7 +316,8 @@ class RateEngine:
             if previous is not None:
                 result = assess(previous, current, speed, configured)
                 if isinstance(result, Rates):
-                    mismatch = speed_mismatch(raw.tags.get("ifName", key[1]), result, speed)
+                    mismatch = speed_mismatch(raw.tags.get("ifName", key[1]), result, speed,
+                                              configured)
                     if mismatch is None:
                         self._mismatch.pop(key, None)
                     else:
