@@ -781,7 +781,13 @@ class _Loader:
             report(exc)
             if self.strict or any(e["type"] != SECRET_UNRESOLVED for e in exc.errors()):
                 return None
-        return make({**context, ALLOW_UNRESOLVED: True})
+        try:
+            return make({**context, ALLOW_UNRESOLVED: True})
+        except ValidationError as exc:
+            # What the missing values hid: checks across fields, which run only
+            # once every field is valid (authNoPriv given a priv_key ...).
+            report(exc)
+            return None
 
     def includes(self, main: _Doc, patterns: Any, defaults: _Defaults) -> None:
         if not isinstance(patterns, list):

@@ -579,3 +579,28 @@ def test_unresolvable_secrets_are_warnings_when_not_strict(
         f"4:16: snmp_profiles.a.community: secret file {tmp_path}/absent.txt does not exist",
         "9:15: snmp_profiles.b.auth_key: environment variable NETMON_SURELY_UNSET is not set",
     ]
+
+
+def test_checks_across_fields_run_behind_unresolvable_secrets(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    # The model-level check needs every field valid: it runs on the placeholders.
+    main = tmp_path / "netmon.yaml"
+    main.write_text(
+        "snmp_profiles:\n"
+        "  b:\n"
+        "    version: '3'\n"
+        "    username: u\n"
+        "    security_level: authNoPriv\n"
+        "    auth_protocol: SHA\n"
+        "    auth_key: ${NETMON_SURELY_UNSET}\n"
+        "    priv_protocol: AES-128\n"
+        "    priv_key: ${NETMON_SURELY_UNSET}\n"
+    )
+    monkeypatch.delenv("NETMON_SURELY_UNSET", raising=False)
+    with pytest.raises(ConfigError) as caught:
+        load_config(main, strict=False)
+    assert [str(i).removeprefix(f"{main}:") for i in caught.value.issues] == [
+        "3:5: snmp_profiles.b: authNoPriv takes no priv_protocol or priv_key",
+    ]
+    assert len(caught.value.warnings) == 2
