@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from netmon import __version__
 from netmon.config import DEFAULT_CONFIG_PATH, Config, ConfigError, check_config, load_config
 from netmon.units import parse_duration
 
@@ -32,10 +33,15 @@ def _duration(text: str) -> float:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="netmon", description="SNMP link-utilisation monitor")
     p.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    p.add_argument("--version", action="version", version=f"netmon {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("check-config", help="validate the configuration and exit")
-    c.add_argument("path", nargs="?", type=Path, default=None)
+    c.add_argument("path", nargs="?", type=Path, default=None,
+                   help=f"the main config file (default {DEFAULT_CONFIG_PATH})")
+    c.add_argument("--strict", action="store_true",
+                   help="secret references that cannot be resolved here are errors, not "
+                        "warnings (what the systemd unit runs before start)")
 
     q = sub.add_parser("poll", help="poll one target now and print its links")
     q.add_argument("target")
@@ -87,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # One line per poll per target is noise at INFO; overruns are logged by netmon itself.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     if args.command == "check-config":
-        return check_config(_config_path(args.path))
+        return check_config(_config_path(args.path), strict=args.strict)
     if args.command == "poll":
         from netmon.pollcmd import run_poll
 

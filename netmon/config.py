@@ -25,7 +25,7 @@ import types
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -44,6 +44,7 @@ from pydantic_core import PydanticCustomError
 
 from netmon import plugins
 from netmon.credentials import SnmpV2c, SnmpV3
+from netmon.secrets import ALLOW_UNRESOLVED, SECRET_UNRESOLVED
 from netmon.units import Bandwidth, Duration, Percent
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 DEFAULT_CONFIG_PATH = Path("/etc/netmon/netmon.yaml")
 
@@ -292,6 +294,8 @@ class Config:
     settings: Any  # an instance of settings_model(): SettingsBase + plugin sections
     targets: tuple[Target, ...]
     files: tuple[Path, ...]
+    warnings: tuple[ConfigIssue, ...] = ()
+    """Secret references not resolvable here (only when loaded with ``strict=False``)."""
 
     def target(self, name: str) -> Target:
         for target in self.targets:
@@ -325,8 +329,10 @@ class ConfigIssue:
 class ConfigError(Exception):
     """Every problem found in every file; ``str()`` is one issue per line."""
 
-    def __init__(self, issues: Iterable[ConfigIssue]) -> None:
+    def __init__(self, issues: Iterable[ConfigIssue],
+                 warnings: Iterable[ConfigIssue] = ()) -> None:
         self.issues: list[ConfigIssue] = list(issues)
+        self.warnings: list[ConfigIssue] = list(warnings)  # as Config.warnings
         super().__init__("\n".join(str(issue) for issue in self.issues))
 
 
@@ -586,9 +592,11 @@ def _compose(text: str) -> yaml.Node | None:
 
 
 class _Loader:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, strict: bool = True) -> None:
         self.path = path
+        self.strict = strict
         self.issues: list[ConfigIssue] = []
+        self.warnings: list[ConfigIssue] = []
         self.seen_issues: set[ConfigIssue] = set()
         self.rank: dict[str, int] = {}
         self.files: list[Path] = []
@@ -650,6 +658,12 @@ class _Loader:
                 doc, ypath = locate(path)
                 self.at(doc, ypath, f"missing required key '{tag_key}' "
                                     f"(one of: {', '.join(_tags(final))})")
+                continue
+            if kind == SECRET_UNRESOLVED and not self.strict:
+                doc, ypath = locate(path)
+                line, col = doc.pos(ypath)
+                self.warnings.append(
+                    ConfigIssue(doc.label, line, col, format_path(ypath), err["msg"]))
                 continue
             if kind == "duplicate_link":
                 doc, ypath = locate((*path, int(ctx["second"])))
@@ -752,20 +766,20 @@ class _Loader:
                 if isinstance(raw, dict) and isinstance(raw.get("version"), int | float) \
                         and not isinstance(raw.get("version"), bool):
                     raw = {**raw, "version": str(raw["version"])}  # 'version: 3' unquoted
-                try:
-                    self.profiles[name] = _PROFILE.validate_python(raw, context=context)
-                except ValidationError as exc:
-                    self.report(exc, SnmpCredentials, _within(main, ("snmp_profiles", name)))
+                profile = self.validate(
+                    lambda ctx, raw=raw: _PROFILE.validate_python(raw, context=ctx), context,
+                    lambda exc, name=name: self.report(
+                        exc, SnmpCredentials, _within(main, ("snmp_profiles", name))))
+                if profile is not None:
+                    self.profiles[name] = profile
 
         settings_input = {k: v for k, v in data.items() if k != "targets"}
         if isinstance(profiles, dict):
             settings_input["snmp_profiles"] = self.profiles
-        settings: SettingsBase | None = None
         model = settings_model()
-        try:
-            settings = model.model_validate(settings_input, context=context)
-        except ValidationError as exc:
-            self.report(exc, model, _within(main, ()), extra_keys=("targets",))
+        settings: SettingsBase | None = self.validate(
+            lambda ctx: model.model_validate(settings_input, context=ctx), context,
+            lambda exc: self.report(exc, model, _within(main, ()), extra_keys=("targets",)))
 
         main_defaults = self.defaults(main, data.get("defaults"), {}, validate=False)
         self.target_list(main, data.get("targets"), main_defaults)
@@ -774,13 +788,37 @@ class _Loader:
 
         if self.issues or settings is None:
             order = sorted(self.issues, key=lambda i: (self.rank.get(i.file, 0), i.line, i.column))
-            raise ConfigError(order)
+            raise ConfigError(order, self.warnings)
         log.debug("loaded %d targets from %d files", len(self.targets), len(self.files))
         return Config(
             settings=settings,
             targets=tuple(t for t, _, _ in self.targets),
             files=tuple(self.files),
+            warnings=tuple(self.warnings),
         )
+
+    def validate(
+        self,
+        make: Callable[[dict[str, Any]], _T],
+        context: dict[str, Any],
+        report: Callable[[ValidationError], None],
+    ) -> _T | None:
+        """``make(context)``, its errors reported. Where secret references that cannot be
+        resolved here were the only problem and the loader is not strict, they have
+        been reported as warnings: validate again with placeholders so the rest is checked."""
+        try:
+            return make(context)
+        except ValidationError as exc:
+            report(exc)
+            if self.strict or any(e["type"] != SECRET_UNRESOLVED for e in exc.errors()):
+                return None
+        try:
+            return make({**context, ALLOW_UNRESOLVED: True})
+        except ValidationError as exc:
+            # What the missing values hid: checks across fields, which run only
+            # once every field is valid (authNoPriv given a priv_key ...).
+            report(exc)
+            return None
 
     def includes(self, main: _Doc, patterns: Any, defaults: _Defaults) -> None:
         if not isinstance(patterns, list):
@@ -932,19 +970,37 @@ def _within(doc: _Doc, prefix: YamlPath) -> Locate:
 # --------------------------------------------------------------------------- public API
 
 
-def load_config(path: str | Path = DEFAULT_CONFIG_PATH) -> Config:
-    """Read, merge and validate; raise ``ConfigError`` listing every problem in every file."""
-    return _Loader(Path(path)).run()
+def load_config(path: str | Path = DEFAULT_CONFIG_PATH, *, strict: bool = True) -> Config:
+    """Read, merge and validate; raise ``ConfigError`` listing every problem in every file.
+
+    With ``strict=False`` (``netmon check-config`` without ``--strict``), secret
+    references that cannot be resolved here are ``Config.warnings`` and hold
+    placeholders: such a Config is for checking, never for polling.
+    """
+    return _Loader(Path(path), strict=strict).run()
 
 
-def check_config(path: str | Path = DEFAULT_CONFIG_PATH) -> int:
-    """``netmon check-config``: print a summary (exit 0) or every issue on stderr (exit 1)."""
+def check_config(path: str | Path = DEFAULT_CONFIG_PATH, *, strict: bool = False) -> int:
+    """``netmon check-config``: print a summary (exit 0) or every issue on stderr (exit 1).
+
+    Secret references that cannot be resolved on this machine (no systemd
+    credentials directory, an unset variable, an absent file) are warnings, on
+    stderr, with exit 0; with ``strict`` they are errors, as before a start.
+    """
     try:
-        config = load_config(path)
+        config = load_config(path, strict=strict)
     except ConfigError as exc:
         for issue in exc.issues:
             print(issue, file=sys.stderr)
+        for issue in exc.warnings:
+            print(f"warning: {issue}", file=sys.stderr)
         return 1
+    for issue in config.warnings:
+        print(f"warning: {issue}", file=sys.stderr)
     links = sum(len(t.links) for t in config.targets)
-    print(f"OK: {len(config.targets)} targets, {links} links in {len(config.files)} files")
+    summary = f"OK: {len(config.targets)} targets, {links} links in {len(config.files)} files"
+    if config.warnings:
+        summary += (f"; {len(config.warnings)} secret reference(s) not resolvable here "
+                    "(--strict makes them errors)")
+    print(summary)
     return 0

@@ -104,17 +104,16 @@ async def poll_target(
         "poll_duration_s": duration,
     }
     kept: list[Sample] = []
-    issues: list[str] = []
     for s in raw:
         if s.measurement == DEVICE:
             device_fields.update(s.fields)
         else:
             kept.append(s)
-            if s.measurement == POLL_ISSUE:
-                issues.append(str(s.fields.get("message", "")))
     if error is not None:
         device_fields["error"] = error
         kept = []  # a partial set of counters from a failed poll is not trusted
     derived = engine.process(kept, slot)
+    # Collectors report issues, and so does the rate step (speed_mismatch).
+    issues = [str(s.fields.get("message", "")) for s in derived if s.measurement == POLL_ISSUE]
     derived.append(Sample(target.name, DEVICE, _device_tags(target), device_fields, stamp))
     return PollResult(target.name, stamp, duration, derived, error, issues)

@@ -67,6 +67,11 @@ def _capacity(v: object) -> str:
 
 
 def to_table(result: PollResult) -> str:
+    title = (f"{result.target} at {result.ts.isoformat(timespec='seconds')}"
+             f" ({result.duration_s * 1000:.0f} ms)")
+    if result.error is not None:
+        # A failed poll has no links to show: the error, not an empty table.
+        return "\n".join([title, *(f"! {text}" for text in [result.error, *result.issues])])
     head = ("LINK", "ALIAS", "IN Mbps", "OUT Mbps", "CAPACITY", "UTIL %", "STATUS")
     rows = [head]
     for r in link_rows(result):
@@ -81,13 +86,12 @@ def to_table(result: PollResult) -> str:
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     numeric = {2, 3, 4, 5}
-    lines = [f"{result.target} at {result.ts.isoformat(timespec='seconds')}"
-             f" ({result.duration_s * 1000:.0f} ms)"]
+    lines = [title]
     for row in rows:
         cells = [c.rjust(w) if i in numeric else c.ljust(w)
                  for i, (c, w) in enumerate(zip(row, widths, strict=True))]
         lines.append("  ".join(cells).rstrip())
-    for text in ([result.error] if result.error else []) + result.issues + _resets(result.samples):
+    for text in result.issues + _resets(result.samples):
         lines.append(f"! {text}")
     return "\n".join(lines)
 

@@ -9,8 +9,12 @@ downstream ever sees a raw counter, so no database can compute a negative rate.
 
 SNMP quirks handled here:
 
-* Counter32 wraps at 2**32 and Counter64 at 2**64: a counter that went down
-  with the device still up is a wrap, and the delta is taken modulo 2**bits.
+* A Counter64 that went down was reset, never wrapped: 2**64 octets take
+  46 years at 100 Gbit/s. No speed test is needed to tell.
+* A Counter32 that went down either wrapped or was reset without notice. The
+  speed test tells them apart: a wrap whose implied rate exceeds 1.1 x the
+  larger of the configured capacity and the reported port speed is a reset.
+  Where the port speed is unknown or 0 there is no test: it is taken as a wrap.
 * A 32-bit ifInOctets wraps in 28.6 s at 1.2 Gbit/s, so a missed wrap looks
   like a low rate; collectors prefer the HC (64-bit) columns for that reason.
 * sysUpTime is TimeTicks (1/100 s) in 32 bits and rolls over every 497.1
@@ -18,8 +22,11 @@ SNMP quirks handled here:
   the rollover): only sysUpTime backwards **and** counters backwards is.
 * ifCounterDiscontinuityTime changing means the counters were reset (module
   swap, ``clear counters``): the delta across it is meaningless.
-* A delta implying more than 1.1 x the port speed is a discontinuity the
-  device did not announce (an unannounced reset, a Counter64 "wrap").
+* The reported speed is often not the line rate: a sub-interface or tunnel
+  reports its ``bandwidth`` statement, a bundle member or Net-SNMP's ``lo``
+  (10 Mbit/s) reports less than it carries. Counters that rose are real
+  traffic whatever the speed says: the rate is kept, and a rate above 1.1 x
+  the reported speed raises a ``speed_mismatch`` poll issue naming both.
 
 Any discontinuity yields no rate for that interval and a ``counter_reset``
 event instead; the new reading becomes the baseline.
@@ -31,15 +38,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from netmon.model import COUNTER_RESET, IF_COUNTERS, INTERFACE, Sample
+from netmon.model import COUNTER_RESET, IF_COUNTERS, INTERFACE, POLL_ISSUE, Sample
 
 MAX_RATE_FACTOR = 1.1
-"""A rate above this multiple of the port speed is treated as a discontinuity."""
+"""A Counter32 wrap implying more than this multiple of the link's speed is a reset;
+a kept rate above this multiple of the reported port speed is a ``speed_mismatch``."""
+
+SPEED_MISMATCH = "speed_mismatch"
 
 IF_SPEED_SATURATED = 2**32 - 1
 """RFC 2863: ifSpeed reports 4294967295 when the speed does not fit; read ifHighSpeed."""
 
 OPER_UP = 1
+
+_DEVICE_TAGS = ("device", "site", "tier", "province")  # the tags of device-level samples
 
 # Error and discard columns exist only as Counter32 in IF-MIB.
 _SMALL_COUNTERS = ("ifInErrors", "ifOutErrors", "ifInDiscards", "ifOutDiscards")
@@ -108,11 +120,21 @@ class Rates:
     small_per_s: tuple[float | None, ...]
 
 
-def assess(previous: Reading, current: Reading, speed_bps: int | None) -> Rates | str:
+def _mbps(bps: float) -> str:
+    return f"{bps / 1e6:.1f} Mbit/s"
+
+
+def assess(
+    previous: Reading,
+    current: Reading,
+    speed_bps: int | None,
+    capacity_bps: int | None = None,
+) -> Rates | str:
     """Rates between two readings, or the reason there is no honest rate.
 
-    A string result names the discontinuity; the caller records it as a
-    ``counter_reset`` event.
+    ``speed_bps`` is the port speed the device reports (None or 0: unknown),
+    ``capacity_bps`` the configured circuit capacity. A string result names
+    the discontinuity; the caller records it as a ``counter_reset`` event.
     """
     dt = current.ts - previous.ts
     if dt <= 0:
@@ -125,11 +147,10 @@ def assess(previous: Reading, current: Reading, speed_bps: int | None) -> Rates 
         and current.discontinuity != previous.discontinuity
     ):
         return "ifCounterDiscontinuityTime changed"
-    counters_back = (
-        current.in_octets < previous.in_octets or current.out_octets < previous.out_octets
-    )
+    in_back = current.in_octets < previous.in_octets
+    out_back = current.out_octets < previous.out_octets
     if (
-        counters_back
+        (in_back or out_back)
         and previous.uptime_cs is not None
         and current.uptime_cs is not None
         and current.uptime_cs < previous.uptime_cs
@@ -137,20 +158,24 @@ def assess(previous: Reading, current: Reading, speed_bps: int | None) -> Rates 
         # sysUpTime going back on its own is the 497-day rollover or an agent
         # restart; with the counters going back too, the device restarted.
         return "device restarted (sysUpTime and counters went backwards)"
+    if (in_back or out_back) and current.bits == 64:
+        return "64-bit counter went backwards (a reset: Counter64 does not wrap)"
     d_in = counter_delta(previous.in_octets, current.in_octets, current.bits)
     d_out = counter_delta(previous.out_octets, current.out_octets, current.bits)
     in_bps = d_in * 8 / dt
     out_bps = d_out * 8 / dt
-    if speed_bps:
-        limit = MAX_RATE_FACTOR * speed_bps
-        if in_bps > limit or out_bps > limit:
+    if speed_bps and (in_back or out_back):
+        # Counter32 went down: a wrap, unless the wrap implies more than the
+        # link can carry. The larger figure is the bound: the reported speed may
+        # be a sub-interface's bandwidth statement, the configured capacity a
+        # contract below the port's line rate.
+        bound = max(speed_bps, capacity_bps or 0)
+        wrapped = max(in_bps if in_back else 0.0, out_bps if out_back else 0.0)
+        if wrapped > MAX_RATE_FACTOR * bound:
             return (
-                f"implied rate {max(in_bps, out_bps) / 1e6:.1f} Mbit/s exceeds "
-                f"{MAX_RATE_FACTOR} x port speed {speed_bps / 1e6:g} Mbit/s"
+                f"32-bit counter went backwards; as a wrap it would imply {_mbps(wrapped)}, "
+                f"over {MAX_RATE_FACTOR} x {_mbps(bound)}"
             )
-    elif counters_back and current.bits == 64:
-        # No speed to judge by; a 64-bit octet counter needs centuries to wrap.
-        return "64-bit counter went backwards"
     small: list[float | None] = []
     for before, now in zip(previous.small, current.small, strict=True):
         if before is None or now is None:
@@ -158,6 +183,22 @@ def assess(previous: Reading, current: Reading, speed_bps: int | None) -> Rates 
         else:
             small.append(counter_delta(before, now, 32) / dt)
     return Rates(in_bps, out_bps, tuple(small))
+
+
+def speed_mismatch(
+    name: str, rates: Rates, speed_bps: int | None, capacity_bps: int | None = None
+) -> str | None:
+    """The ``speed_mismatch`` issue text when a kept rate exceeds the reported port speed."""
+    if not speed_bps:
+        return None
+    rate = max(rates.in_bps, rates.out_bps)
+    if rate <= MAX_RATE_FACTOR * speed_bps:
+        return None
+    advice = "" if capacity_bps else " (set the link's capacity: to its real rate)"
+    return (
+        f"{SPEED_MISMATCH}: {name} carries {_mbps(rate)}, above its reported port speed of "
+        f"{_mbps(speed_bps)}; the rate is kept{advice}"
+    )
 
 
 def _int_field(fields: Mapping[str, object], name: str) -> int | None:
@@ -198,11 +239,17 @@ class RateEngine:
 
     def __init__(self) -> None:
         self._state: dict[tuple[str, str], Reading] = {}
+        # The speed_mismatch text per interface, fixed while the mismatch lasts so
+        # that the daemon (which logs and stores issues when they change) does
+        # not see a new issue every cycle as the rate moves.
+        self._mismatch: dict[tuple[str, str], str] = {}
 
     def forget(self, target: str) -> None:
         """Drop the rate state of a target (removed or changed on reload)."""
         for key in [k for k in self._state if k[0] == target]:
             del self._state[key]
+        for key in [k for k in self._mismatch if k[0] == target]:
+            del self._mismatch[key]
 
     def targets(self) -> set[str]:
         return {k[0] for k in self._state}
@@ -213,6 +260,7 @@ class RateEngine:
         stale = [k for k, r in self._state.items() if r.ts < older_than]
         for key in stale:
             del self._state[key]
+            self._mismatch.pop(key, None)
         return len(stale)
 
     def process(self, samples: Iterable[Sample], slot: datetime | None = None) -> list[Sample]:
@@ -266,8 +314,20 @@ class RateEngine:
             previous = self._state.get(key)
             self._state[key] = current
             if previous is not None:
-                result = assess(previous, current, speed or configured)
+                result = assess(previous, current, speed, configured)
                 if isinstance(result, Rates):
+                    mismatch = speed_mismatch(raw.tags.get("ifName", key[1]), result, speed,
+                                              configured)
+                    if mismatch is None:
+                        self._mismatch.pop(key, None)
+                    else:
+                        events.append(Sample(
+                            target=raw.target,
+                            measurement=POLL_ISSUE,
+                            tags={k: v for k, v in tags.items() if k in _DEVICE_TAGS},
+                            fields={"message": self._mismatch.setdefault(key, mismatch)},
+                            ts=ts,
+                        ))
                     fields["in_bps"] = result.in_bps
                     fields["out_bps"] = result.out_bps
                     for name, value in zip(_SMALL_RATE_NAMES, result.small_per_s, strict=True):

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator
 
-_BANDWIDTH = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKMGT]?)(?:bps|b/s)?\s*$")
+_BANDWIDTH = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKMGT]?)(bps|b/s)?\s*$")
 _BANDWIDTH_MULT = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _DURATION_MULT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -22,19 +22,52 @@ _BYTES_MULT = {
 }
 
 
+MIN_BANDWIDTH_BPS = 1_000
+"""No circuit is slower than 1k: a smaller figure is a missing or mistyped unit."""
+
+
+def _si(bps: float) -> str:
+    """1_200_000_000 -> ``1.2G``: the way a bandwidth is written in the config."""
+    for prefix, mult in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3)):
+        if bps >= mult:
+            return f"{bps / mult:g}{prefix}"
+    return f"{bps:g}"
+
+
+def _needs_unit(value: object, number: float) -> ValueError:
+    # 400 is a 400M circuit written without its unit far more often than a
+    # 400 bit/s one; a figure of 1000 or more is bit/s written out in full.
+    guess = f"{number:g}M" if number < MIN_BANDWIDTH_BPS else _si(number)
+    return ValueError(f"{value!r} needs a unit: {guess}?")
+
+
 def parse_bandwidth(value: object) -> int:
-    """``'1.2G'`` -> 1_200_000_000 bits per second. Decimal (SI) prefixes, as circuits are sold."""
+    """``'1.2G'`` -> 1_200_000_000 bits per second. Decimal (SI) prefixes, as circuits are sold.
+
+    The unit is required (``400`` is an error that suggests ``400M``); ``bps``
+    or ``b/s`` alone means bit/s, and anything below 1k is an error.
+    """
+    not_bandwidth = ValueError(f"{value!r} is not a bandwidth (examples: 50M, 400M, 1.2G)")
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a bandwidth (examples: 50M, 400M, 1.2G)")
-    if isinstance(value, int | float) and value > 0:
-        return int(value)
-    if isinstance(value, str):
-        m = _BANDWIDTH.match(value)
-        if m:
-            bps = round(float(m.group(1)) * _BANDWIDTH_MULT[m.group(2)])
-            if bps > 0:
-                return bps
-    raise ValueError(f"{value!r} is not a bandwidth (examples: 50M, 400M, 1.2G)")
+        raise not_bandwidth
+    if isinstance(value, int | float):
+        if value > 0:
+            raise _needs_unit(value, value)
+        raise not_bandwidth
+    if not isinstance(value, str):
+        raise not_bandwidth
+    m = _BANDWIDTH.match(value)
+    if not m:
+        raise not_bandwidth
+    number = float(m.group(1))
+    if not m.group(2) and not m.group(3):
+        if number > 0:
+            raise _needs_unit(value, number)
+        raise not_bandwidth
+    bps = round(number * _BANDWIDTH_MULT[m.group(2)])
+    if bps < MIN_BANDWIDTH_BPS:
+        raise ValueError(f"{value!r} is below 1k, the smallest capacity (examples: 50M, 400M)")
+    return bps
 
 
 def parse_duration(value: object) -> float:
@@ -50,19 +83,40 @@ def parse_duration(value: object) -> float:
     raise ValueError(f"{value!r} is not a duration (examples: 500ms, 30s, 5m, 1h, 30d)")
 
 
+def _needs_percent(value: object, number: float) -> ValueError:
+    if 0 < number < 1:
+        return ValueError(f"{value!r} needs a %: did you mean {number * 100:g}%?")
+    if number == 1:
+        return ValueError(f"{value!r} needs a %: 1% or 100%?")
+    return ValueError(f"{value!r} needs a %: {number:g}%?")
+
+
 def parse_percent(value: object) -> float:
-    """``'50%'`` or ``50`` -> 50.0. Must lie in (0, 100]."""
-    pct: float | None = None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        pct = float(value)
-    elif isinstance(value, str):
-        text = value.strip().removesuffix("%").strip()
-        try:
-            pct = float(text)
-        except ValueError:
-            pct = None
-    if pct is None or not 0 < pct <= 100:
-        raise ValueError(f"{value!r} is not a percentage between 0 and 100 (examples: 50%, 70%)")
+    """``'50%'`` -> 50.0. Must carry ``%`` and lie in (0, 100].
+
+    A bare number is never guessed at: ``0.5`` may be a fraction (50%) or half
+    a percent, ``1`` may be 1% or 100%. Each is an error that says which
+    percentage to write.
+    """
+    invalid = ValueError(f"{value!r} is not a percentage between 0 and 100 (examples: 50%, 70%)")
+    if isinstance(value, bool):
+        raise invalid
+    if isinstance(value, int | float):
+        if 0 < value <= 100:
+            raise _needs_percent(value, value)
+        raise invalid
+    if not isinstance(value, str):
+        raise invalid
+    text = value.strip()
+    number_text = text.removesuffix("%").strip()
+    try:
+        pct = float(number_text)
+    except ValueError:
+        raise invalid from None
+    if not 0 < pct <= 100:
+        raise invalid
+    if not text.endswith("%"):
+        raise _needs_percent(value, pct)
     return pct
 
 

@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from collectors.interfaces import InterfaceCollector
 from netmon.config import Target
 from netmon.credentials import SnmpV2c
-from netmon.model import Sample
+from netmon.model import POLL_ISSUE, Sample
 from netmon.poll import open_session, poll_target
 from netmon.rates import COUNTER_RESET, IF_COUNTERS, INTERFACE, RateEngine
 from netmon.simnet import SimInterface, device_records, write_snmprec
@@ -149,6 +149,58 @@ async def test_missing_hc_columns_fall_back_to_32_bit_and_say_so(snmpsim_factory
     assert got["fa0/1"].fields["counter_bits"] == 32
 
 
+async def test_sub_interface_below_its_traffic_keeps_rates_and_reports_speed_mismatch(
+        snmpsim_factory):
+    # A 50M Bundle-Ether sub-interface (ifHighSpeed from its bandwidth statement) on
+    # a 40G bundle, carrying 200 Mbit/s in. The HC one is judged by nothing but its
+    # rising counters; its 32-bit twin (an older line card) wraps 6 s after the agent
+    # starts and is judged against its configured 1G capacity.
+    ifaces = [
+        SimInterface(1, "Bundle-Ether1", "bundle", 40_000, 900e6, 300e6),
+        SimInterface(2, "Bundle-Ether1.100", "sub HC", 50, 200e6, 20e6),
+        SimInterface(3, "Bundle-Ether1.200", "sub 32", 50, 200e6, 20e6, hc=False,
+                     initial_in=2**32 - 150_000_000),
+    ]
+    sim = snmpsim_factory({"subif": device_records(ifaces)})
+    target = make_target(sim, "subif", links=[
+        {"ifName": "Bundle-Ether1", "role": "uplink"},
+        {"ifName": "Bundle-Ether1.100", "role": "access"},
+        {"ifName": "Bundle-Ether1.200", "role": "access", "capacity": "1G"},
+    ])
+    collector = InterfaceCollector()
+    engine = RateEngine()
+    raw_in: list[int] = []
+    polls: list[list[Sample]] = []
+    async with SnmpClient() as client:
+        session = open_session(client, target)
+        for i in range(4):
+            if i:
+                await asyncio.sleep(2.5)
+            raw = await collector.collect(session, target)
+            raw_in += [int(s.fields["ifInOctets"]) for s in raw if s.measurement == IF_COUNTERS
+                       and s.tags["ifName"] == "Bundle-Ether1.200"]
+            polls.append(engine.process(raw))
+    assert any(b < a for a, b in itertools.pairwise(raw_in)), f"no wrap observed: {raw_in}"
+    texts = []
+    for derived in polls[1:]:
+        assert not [s for s in derived if s.measurement == COUNTER_RESET]
+        got = by_name(derived)
+        assert got["Bundle-Ether1"].fields["in_bps"] == pytest.approx(900e6, rel=0.02)
+        for name in ("Bundle-Ether1.100", "Bundle-Ether1.200"):
+            assert got[name].fields["in_bps"] == pytest.approx(200e6, rel=0.02), name
+            assert got[name].fields["out_bps"] == pytest.approx(20e6, rel=0.02), name
+        assert got["Bundle-Ether1.100"].fields["util_pct"] == pytest.approx(400, rel=0.02)
+        assert got["Bundle-Ether1.200"].fields["util_pct"] == pytest.approx(20, rel=0.02)
+        issues = sorted(str(s.fields["message"]) for s in derived
+                        if s.measurement == POLL_ISSUE
+                        and str(s.fields["message"]).startswith("speed_mismatch"))
+        assert [m.split(" carries ")[0] for m in issues] == [
+            "speed_mismatch: Bundle-Ether1.100", "speed_mismatch: Bundle-Ether1.200"]
+        assert all("above its reported port speed of 50.0 Mbit/s" in m for m in issues)
+        texts.append(issues)
+    assert texts[0] == texts[-1]  # the same text while the mismatch lasts
+
+
 async def test_reboot_emits_counter_reset_and_no_rate(snmpsim_factory):
     before = [SimInterface(1, "ge-0/0/0", "", 1_000, 100e6, 50e6,
                            initial_in=10**13, initial_out=10**13)]
@@ -274,3 +326,116 @@ async def test_link_on_interface_without_counters_is_reported_once_not_refetched
     assert set(by_name(raw, IF_COUNTERS)) == {"Gi0/0"}
     issues = [s.fields["message"] for s in raw if s.measurement == "poll_issue"]
     assert "link ifName=Gi0/1 selects ifIndex 2 (Gi0/1), which has no octet counters" in issues
+
+
+def proc_net_dev_rx_bytes(name: str) -> int:
+    """Received bytes of interface ``name`` as the kernel counts them (what snmpd reads)."""
+    for line in Path("/proc/net/dev").read_text().splitlines()[2:]:
+        iface, _, counters = line.partition(":")
+        if iface.strip() == name:
+            return int(counters.split()[0])
+    raise KeyError(name)
+
+
+class LoopbackLoad:
+    """Bounded UDP traffic to 127.0.0.1 at ``bps``, for at most ``max_s`` seconds."""
+
+    def __init__(self, bps: float, max_s: float = 30.0) -> None:
+        import socket
+        import threading
+
+        self.bps = bps
+        self.max_s = max_s
+        self._stop = threading.Event()
+        self._rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._rx.bind(("127.0.0.1", 0))
+        self._rx.settimeout(0.2)
+        self._tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._threads = [threading.Thread(target=self._send, daemon=True),
+                         threading.Thread(target=self._drain, daemon=True)]
+
+    def _send(self) -> None:
+        payload = b"\0" * 8192
+        per_s = self.bps / 8 / len(payload)
+        start = time.monotonic()
+        sent = 0
+        while not self._stop.is_set() and time.monotonic() - start < self.max_s:
+            due = start + sent / per_s
+            if time.monotonic() < due:
+                time.sleep(min(0.01, due - time.monotonic()))
+                continue
+            self._tx.sendto(payload, self._rx.getsockname())
+            sent += 1
+
+    def _drain(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._rx.recv(65536)
+            except TimeoutError:
+                continue
+
+    def __enter__(self) -> LoopbackLoad:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join()
+        self._tx.close()
+        self._rx.close()
+
+
+async def after_cache_reload(session, oid: str, limit_s: float = 8.0) -> None:
+    """Return just after snmpd refreshed ``oid``: Net-SNMP serves interface counters
+    from a cache reloaded on a timer, so a value may be seconds old. Polling right
+    after a reload makes every reading equally fresh, as a comparison needs."""
+    first = (await session.get([oid])).values.get(oid)
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        if (await session.get([oid])).values.get(oid) != first:
+            return
+    raise AssertionError(f"{oid} did not change in {limit_s} s")
+
+
+async def test_net_snmp_lo_under_load_matches_proc_net_dev(snmpd_v3):
+    # Net-SNMP reports lo at ifSpeed 10,000,000 (ifHighSpeed 10) whatever it carries.
+    # Under ~48 Mbit/s of real traffic every interval must keep its rate (matching
+    # the kernel's own counters) and say speed_mismatch, never counter_reset.
+    from netmon.credentials import SnmpV3
+
+    creds = SnmpV3(version="3", username=snmpd_v3.user, security_level="authPriv",
+                   auth_protocol="SHA-256", auth_key=SecretStr(snmpd_v3.auth_key),
+                   priv_protocol="AES-128", priv_key=SecretStr(snmpd_v3.priv_key))
+    target = Target.model_validate({
+        "name": "snmpd-lo", "site": "LAB", "tier": "datacentre", "address": "127.0.0.1",
+        "port": snmpd_v3.port, "snmp": creds, "timeout": 2.0,
+        "links": [{"ifName": "lo", "capacity": "1G", "role": "access"}],
+    })
+    collector = InterfaceCollector()
+    engine = RateEngine()
+    polls: list[tuple[float, int, list[Sample]]] = []  # /proc time and bytes, derived
+    with LoopbackLoad(48e6, max_s=15.0):
+        async with SnmpClient() as client:
+            session = open_session(client, target)
+            (c,) = [s for s in await collector.collect(session, target)
+                    if s.measurement == IF_COUNTERS]  # names and indexes first
+            oid = f"1.3.6.1.2.1.31.1.1.1.6.{c.tags['ifIndex']}"
+            for _ in range(2):  # one interval: snmpd reloads its cache every 3 s
+                await after_cache_reload(session, oid)
+                at, rx = time.time(), proc_net_dev_rx_bytes("lo")
+                raw = await collector.collect(session, target)
+                polls.append((at, rx, engine.process(raw)))
+    for (t0, rx0, _), (t1, rx1, derived) in itertools.pairwise(polls):
+        assert not [s for s in derived if s.measurement == COUNTER_RESET]
+        lo = by_name(derived)["lo"]
+        kernel_bps = (rx1 - rx0) * 8 / (t1 - t0)
+        assert kernel_bps > 20e6  # well above 1.1 x the 10 Mbit/s snmpd reports
+        assert lo.fields["in_bps"] == pytest.approx(kernel_bps, rel=0.05)
+        assert lo.fields["capacity_bps"] == 1_000_000_000
+        assert lo.fields["util_pct"] == pytest.approx(lo.fields["in_bps"] / 1e7)
+        (issue,) = [str(s.fields["message"]) for s in derived if s.measurement == POLL_ISSUE]
+        assert issue.startswith("speed_mismatch: lo carries ")
+        assert "above its reported port speed of 10.0 Mbit/s" in issue

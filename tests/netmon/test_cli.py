@@ -8,12 +8,14 @@ one clear line for what went wrong, never a stack trace.
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
 import sys
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 
 CORES = ["core-a", "core-b"]
 COLUMNS = ["LINK", "ALIAS", "IN Mbps", "OUT Mbps", "CAPACITY", "UTIL %", "STATUS"]
@@ -111,9 +113,11 @@ def test_poll_of_an_unreachable_target(simnet_agent, netmon_config) -> None:
     done = netmon("poll", "--config", str(config.path), "ghost", "--count", "1")
     assert done.returncode == 1
     no_traceback(done)
-    errors = [line for line in (done.stdout + done.stderr).splitlines() if "no response" in line]
-    assert len(errors) == 1, done.stdout + done.stderr
-    assert errors[0].startswith("! ghost: no response")
+    # The error, not an empty table: a title line, then the error.
+    title, error = done.stdout.splitlines()
+    assert title.startswith("ghost at ")
+    assert error.startswith("! ghost: no response"), done.stdout
+    assert "no response" not in done.stderr
 
     done = netmon("poll", "--config", str(config.path), "ghost", "--count", "1", "--json")
     assert done.returncode == 1
@@ -157,6 +161,70 @@ def test_check_config(simnet_agent, netmon_config) -> None:
     assert done.returncode == 1
     no_traceback(done)
     assert done.stderr.splitlines() == [message]
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def readme_sessions(command: str) -> list[tuple[list[str], list[str]]]:
+    """``($ command args, output lines)`` of each ``$ netmon COMMAND`` shown in README.md."""
+    sessions: list[tuple[list[str], list[str]]] = []
+    in_block = False
+    for line in (REPO / "README.md").read_text().splitlines():
+        if line.startswith("```"):
+            in_block = not in_block
+            if in_block:
+                sessions.append(([], []))  # output never runs past its block
+        elif in_block and line.startswith("$ "):
+            sessions.append((line[2:].split(), []))
+        elif in_block:
+            sessions[-1][1].append(line)
+    return [(argv, out) for argv, out in sessions if argv[:2] == ["netmon", command]]
+
+
+def test_readme_check_config_examples_are_true() -> None:
+    # As on an engineer's workstation: no systemd credentials, none of the tests'
+    # variables, run from the checkout.
+    env = {k: v for k, v in os.environ.items()
+           if k in ("PATH", "HOME", "LANG", "LC_ALL", "TZ")}
+    sessions = readme_sessions("check-config")
+    assert [argv[-1] for argv, _ in sessions] == [
+        "config/netmon.yaml", "tests/fixtures/config/bad/bandwidth_no_unit.yaml"]
+    codes = []
+    for argv, shown in sessions:
+        done = subprocess.run([sys.executable, "-m", "netmon.cli", *argv[1:]], cwd=REPO,
+                              env=env, capture_output=True, text=True, timeout=60, check=False)
+        no_traceback(done)
+        assert (done.stderr + done.stdout).splitlines() == shown
+        codes.append(done.returncode)
+    assert codes == [0, 1]  # as the README says
+
+
+def test_check_config_strict_refuses_what_it_cannot_resolve(tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "CREDENTIALS_DIRECTORY"}
+    done = subprocess.run([sys.executable, "-m", "netmon.cli", "check-config", "--strict",
+                           "config/netmon.yaml"], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert [line.split(": ")[1] for line in done.stderr.splitlines()] == [
+        "snmp_profiles.district-v2.community", "snmp_profiles.backbone-v3.auth_key",
+        "snmp_profiles.backbone-v3.priv_key"]
+
+
+def test_version() -> None:
+    import tomllib
+
+    done = netmon("--version")
+    assert done.returncode == 0
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert done.stdout == f"netmon {project['version']}\n"
+
+
+def test_check_config_help_names_its_default_path() -> None:
+    done = netmon("check-config", "--help")
+    assert done.returncode == 0
+    assert "(default /etc/netmon/netmon.yaml)" in " ".join(done.stdout.split())
 
 
 def test_run_refuses_a_bad_config_without_a_traceback(simnet_agent, netmon_config) -> None:

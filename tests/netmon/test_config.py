@@ -50,6 +50,21 @@ BAD = [
         "bad/bandwidth.yaml:14:19: targets[0].links[0].capacity: "
         "'400Mbs' is not a bandwidth (examples: 50M, 400M, 1.2G)",
     ]),
+    ("bad/bandwidth_no_unit.yaml", [  # meant 400M, would have been 400 bit/s
+        "bad/bandwidth_no_unit.yaml:14:19: targets[0].links[0].capacity: "
+        "400 needs a unit: 400M?",
+    ]),
+    ("bad/bandwidth_below_1k.yaml", [
+        "bad/bandwidth_below_1k.yaml:14:19: targets[0].links[0].capacity: "
+        "'500bps' is below 1k, the smallest capacity (examples: 50M, 400M)",
+    ]),
+    ("bad/threshold_fraction.yaml", [  # meant 50%, would have been 0.5%
+        "bad/threshold_fraction.yaml:14:20: targets[0].links[0].threshold: "
+        "0.5 needs a %: did you mean 50%?",
+    ]),
+    ("bad/threshold_bare.yaml", [
+        "bad/threshold_bare.yaml:14:20: targets[0].links[0].threshold: 50 needs a %: 50%?",
+    ]),
     ("bad/unknown_key.yaml", [
         "bad/unknown_key.yaml:14:9: targets[0].links[0].capcity: unknown key 'capcity' "
         "(expected one of: capacity, ifAlias, ifIndex, ifName, name, role, threshold); "
@@ -553,3 +568,77 @@ def test_settings_sections_come_from_the_registry() -> None:
     settings = settings_model()()
     assert settings.interfaces.meta_refresh_s == 900.0
     assert settings.http.listen == "127.0.0.1:9161"
+
+
+def test_unresolvable_secrets_are_warnings_when_not_strict(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    from netmon.secrets import UnresolvedSecret
+
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    config = load_config(EXAMPLE, strict=False)
+    assert [f"{w.line}:{w.column} {w.path}" for w in config.warnings] == [
+        "30:16 snmp_profiles.district-v2.community",
+        "36:15 snmp_profiles.backbone-v3.auth_key",
+        "38:15 snmp_profiles.backbone-v3.priv_key",
+    ]
+    # Everything else is still checked, through placeholders that never leave check-config.
+    assert len(config.targets) == 15
+    core = config.target("core-a-1")
+    assert isinstance(core.snmp, SnmpV3) and isinstance(core.snmp.auth_key, UnresolvedSecret)
+
+    # A missing file is a warning too; an inline secret and a bad key stay errors.
+    main = tmp_path / "netmon.yaml"
+    main.write_text(
+        "snmp_profiles:\n"
+        "  a:\n"
+        "    version: '2c'\n"
+        "    community: file:absent.txt\n"
+        "  b:\n"
+        "    version: '3'\n"
+        "    username: u\n"
+        "    auth_protocol: MD5\n"
+        "    auth_key: ${NETMON_SURELY_UNSET}\n"
+        "    priv_protocol: AES-128\n"
+        "    priv_key: inline-secret-value\n"
+        "targets:\n"
+        "  - {name: r1, site: S, tier: district, address: 192.0.2.1, snmp: a}\n"
+    )
+    monkeypatch.delenv("NETMON_SURELY_UNSET", raising=False)
+    with pytest.raises(ConfigError) as caught:
+        load_config(main, strict=False)
+    assert [str(i).removeprefix(f"{main}:") for i in caught.value.issues] == [
+        "8:20: snmp_profiles.b.auth_protocol: 'MD5' is not one of: "
+        "SHA, SHA-224, SHA-256, SHA-384, SHA-512",
+        "11:15: snmp_profiles.b.priv_key: secrets must not be written inline; "
+        "use ${ENV_VAR}, file:PATH or credential:NAME",
+    ]
+    assert [str(w).removeprefix(f"{main}:") for w in caught.value.warnings] == [
+        f"4:16: snmp_profiles.a.community: secret file {tmp_path}/absent.txt does not exist",
+        "9:15: snmp_profiles.b.auth_key: environment variable NETMON_SURELY_UNSET is not set",
+    ]
+
+
+def test_checks_across_fields_run_behind_unresolvable_secrets(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    # The model-level check needs every field valid: it runs on the placeholders.
+    main = tmp_path / "netmon.yaml"
+    main.write_text(
+        "snmp_profiles:\n"
+        "  b:\n"
+        "    version: '3'\n"
+        "    username: u\n"
+        "    security_level: authNoPriv\n"
+        "    auth_protocol: SHA\n"
+        "    auth_key: ${NETMON_SURELY_UNSET}\n"
+        "    priv_protocol: AES-128\n"
+        "    priv_key: ${NETMON_SURELY_UNSET}\n"
+    )
+    monkeypatch.delenv("NETMON_SURELY_UNSET", raising=False)
+    with pytest.raises(ConfigError) as caught:
+        load_config(main, strict=False)
+    assert [str(i).removeprefix(f"{main}:") for i in caught.value.issues] == [
+        "3:5: snmp_profiles.b: authNoPriv takes no priv_protocol or priv_key",
+    ]
+    assert len(caught.value.warnings) == 2

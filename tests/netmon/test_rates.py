@@ -14,6 +14,7 @@ from netmon.rates import (
     IF_COUNTERS,
     INTERFACE,
     MAX_RATE_FACTOR,
+    POLL_ISSUE,
     RateEngine,
     Rates,
     Reading,
@@ -108,11 +109,14 @@ def test_counter32_wrap():
     assert resets(second) == []
 
 
-def test_counter64_wrap():
+def test_counter64_going_down_is_a_reset_not_a_wrap():
+    # Near 2**64 and back to a small value at a plausible 100 Mbit/s: Counter64
+    # does not wrap in practice (46 years at 100 Gbit/s), so this is a reset.
     start = 2**64 - 1_000
     _, second = run(raw(0, in_o=start, out_o=0),
                     raw(10, in_o=(start + 125_000_000) % 2**64, out_o=0))
-    assert iface(second).fields["in_bps"] == pytest.approx(100e6)
+    assert "in_bps" not in iface(second).fields
+    assert resets(second) == ["64-bit counter went backwards (a reset: Counter64 does not wrap)"]
 
 
 def test_reboot_gives_reset_event_and_no_rate():
@@ -153,18 +157,73 @@ def test_discontinuity_time_change_is_a_reset():
     assert "in_bps" not in iface(second).fields
 
 
-def test_rate_above_port_speed_is_a_reset():
-    # 100M port, delta implies 800 Mbit/s: an unannounced counter reset.
-    _, second = run(raw(0, in_o=0, out_o=0, speed_mbps=100),
-                    raw(10, in_o=1_000_000_000, out_o=0, speed_mbps=100))
+def issues(out: list[Sample]) -> list[str]:
+    return [str(x.fields["message"]) for x in out if x.measurement == POLL_ISSUE]
+
+
+def test_counter32_wrap_above_port_speed_is_a_reset():
+    # 100M port, Counter32 went down: as a wrap it would imply 2.6 Gbit/s in 10 s,
+    # so the counter was reset without notice.
+    _, second = run(raw(0, hc=False, in_o=10**9, out_o=0, speed_mbps=100),
+                    raw(10, hc=False, in_o=5_000, out_o=0, speed_mbps=100))
     (reason,) = resets(second)
-    assert "exceeds 1.1 x port speed 100 Mbit/s" in reason
+    assert reason == ("32-bit counter went backwards; as a wrap it would imply 2636.0 Mbit/s, "
+                      "over 1.1 x 100.0 Mbit/s")
+    assert "in_bps" not in iface(second).fields
+
+
+def test_counter32_wrap_judged_against_configured_capacity_when_larger():
+    # ifSpeed says 10M (Net-SNMP's lo, a sub-interface's bandwidth statement), the
+    # link is configured at 1G and carries 48 Mbit/s across a wrap: a wrap, kept.
+    start = 2**32 - 10_000_000
+    _, second = run(raw(0, hc=False, in_o=start, out_o=0, speed_mbps=10, cfg=G),
+                    raw(10, hc=False, in_o=(start + 60_000_000) % 2**32, out_o=0,
+                        speed_mbps=10, cfg=G))
+    assert resets(second) == []
+    f = iface(second).fields
+    assert f["in_bps"] == pytest.approx(48e6)
+    assert f["util_pct"] == pytest.approx(4.8)
+    assert issues(second) == [  # the capacity is configured already: no advice
+        "speed_mismatch: xe-0/0/0 carries 48.0 Mbit/s, above its reported port speed of "
+        "10.0 Mbit/s; the rate is kept"]
+
+
+def test_counter32_going_down_with_unknown_port_speed_is_a_wrap():
+    # No speed to judge by (ifSpeed 0): no test at all, even with a capacity configured.
+    _, second = run(raw(0, hc=False, in_o=10**9, out_o=0, speed_mbps=0, cfg=100_000_000),
+                    raw(10, hc=False, in_o=5_000, out_o=0, speed_mbps=0, cfg=100_000_000))
+    assert resets(second) == []
+    assert iface(second).fields["in_bps"] == pytest.approx(
+        ((5_000 - 10**9) % 2**32) * 8 / 10)
+
+
+def test_rising_counters_above_port_speed_keep_the_rate_and_raise_speed_mismatch():
+    # A 50M sub-interface (its ifHighSpeed is the bandwidth statement) on a 40G
+    # bundle carrying 800 Mbit/s: every interval is real traffic.
+    engine = RateEngine()
+    engine.process([raw(0, in_o=0, out_o=0, speed_mbps=50)])
+    second = engine.process([raw(10, in_o=1_000_000_000, out_o=10, speed_mbps=50)])
+    third = engine.process([raw(20, in_o=2_010_000_000, out_o=20, speed_mbps=50)])
+    assert resets(second) == [] and resets(third) == []
+    assert iface(second).fields["in_bps"] == pytest.approx(800e6)
+    assert iface(third).fields["in_bps"] == pytest.approx(808e6)
+    assert iface(second).fields["util_pct"] == pytest.approx(1600.0)
+    text = ("speed_mismatch: xe-0/0/0 carries 800.0 Mbit/s, above its reported port speed "
+            "of 50.0 Mbit/s; the rate is kept (set the link's capacity: to its real rate)")
+    # The text stays the same while the mismatch lasts: the daemon logs and stores
+    # an issue when it changes, not every cycle.
+    assert issues(second) == [text] and issues(third) == [text]
+    (issue,) = [x for x in third if x.measurement == POLL_ISSUE]
+    assert issue.tags == {}  # raw() carries no device tags; ifName/ifIndex never leak in
+    fourth = engine.process([raw(30, in_o=2_010_000_000 + 1_000_000, out_o=30, speed_mbps=50)])
+    assert issues(fourth) == []
+    assert iface(fourth).fields["in_bps"] == pytest.approx(800e3)
 
 
 def test_counter64_backwards_without_speed_is_a_reset():
     _, second = run(raw(0, in_o=5_000_000, out_o=0, speed_mbps=0),
                     raw(10, in_o=1_000, out_o=0, speed_mbps=0))
-    assert resets(second) == ["64-bit counter went backwards"]
+    assert resets(second) == ["64-bit counter went backwards (a reset: Counter64 does not wrap)"]
 
 
 def test_zero_or_missing_capacity_is_unknown_not_an_error():
@@ -265,23 +324,35 @@ def test_wrap_is_exact(bits, data):
     prev_out=st.integers(0, 2**64 - 1),
     cur_out=st.integers(0, 2**64 - 1),
     dt=st.floats(0.001, 3600),
-    speed=st.one_of(st.none(), st.integers(1, 400 * G)),
+    speed=st.one_of(st.none(), st.just(0), st.integers(1, 400 * G)),
+    capacity=st.one_of(st.none(), st.integers(1_000, 400 * G)),
     up0=st.one_of(st.none(), st.integers(0, 2**32 - 1)),
     up1=st.one_of(st.none(), st.integers(0, 2**32 - 1)),
 )
-def test_rate_never_negative_nor_above_limit(bits, prev_in, cur_in, prev_out, cur_out, dt,
-                                             speed, up0, up1):
+def test_what_each_signal_proves(bits, prev_in, cur_in, prev_out, cur_out, dt, speed,
+                                 capacity, up0, up1):
     mask = 2**bits - 1
     a = Reading(0.0, up0, None, bits, prev_in & mask, prev_out & mask, (0, 0, 0, 0))
     b = Reading(dt, up1, None, bits, cur_in & mask, cur_out & mask, (0, 0, 0, 0))
-    result = assess(a, b, speed)
-    if isinstance(result, Rates):
+    in_back, out_back = b.in_octets < a.in_octets, b.out_octets < a.out_octets
+    result = assess(a, b, speed, capacity)
+    if not (in_back or out_back):
+        # Counters that rose are traffic, whatever the reported speed: the exact rate.
+        assert isinstance(result, Rates)
+        assert result.in_bps == pytest.approx((b.in_octets - a.in_octets) * 8 / dt)
+        assert result.out_bps == pytest.approx((b.out_octets - a.out_octets) * 8 / dt)
+    elif bits == 64:
+        assert isinstance(result, str)  # a Counter64 going down is never a wrap
+    elif isinstance(result, Rates):
         assert result.in_bps >= 0 and result.out_bps >= 0
-        if speed is not None:
-            assert result.in_bps <= MAX_RATE_FACTOR * speed
-            assert result.out_bps <= MAX_RATE_FACTOR * speed
+        if speed:  # a Counter32 wrap is kept only within what the link can carry
+            bound = MAX_RATE_FACTOR * max(speed, capacity or 0)
+            assert not in_back or result.in_bps <= bound
+            assert not out_back or result.out_bps <= bound
     else:
         assert result  # a reason is always given
+        restarted = up0 is not None and up1 is not None and up1 < up0
+        assert speed or restarted  # with no port speed, only a restart stops a wrap
 
 
 @given(
@@ -291,11 +362,13 @@ def test_rate_never_negative_nor_above_limit(bits, prev_in, cur_in, prev_out, cu
     dt=st.integers(1, 300),
 )
 def test_true_rate_recovered_across_wraps(bits, start, bps, dt):
-    # Any traffic below line rate is recovered exactly, wrap or not, provided the
-    # counter cannot wrap twice within the interval.
+    # Any traffic below line rate is recovered exactly, across a Counter32 wrap or
+    # not, provided the counter cannot wrap twice within the interval. Counter64
+    # does not wrap: only intervals that stay below 2**64 are drawn for it.
     start &= 2**bits - 1
     octets = bps * dt // 8
     assume(octets < 2**bits)
+    assume(bits == 32 or start + octets < 2**64)
     a = Reading(0.0, 1000, None, bits, start, start, (0, 0, 0, 0))
     b = Reading(float(dt), 1000 + dt * 100, None, bits, (start + octets) % 2**bits,
                 start, (0, 0, 0, 0))

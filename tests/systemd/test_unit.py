@@ -7,11 +7,13 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-UNIT = Path(__file__).resolve().parents[2] / "systemd" / "netmon.service"
+REPO = Path(__file__).resolve().parents[2]
+UNIT = REPO / "systemd" / "netmon.service"
 MAX_EXPOSURE = 2.0
 SYSTEM_UNITS = Path("/usr/lib/systemd/system")
 
@@ -101,6 +103,52 @@ def test_exec_start_reads_config_from_configuration_directory() -> None:
     assert exec_start == (
         "/usr/local/bin/netmon run --config ${CONFIGURATION_DIRECTORY}/netmon.yaml"
     )
+
+
+def test_exec_start_pre_checks_the_config_strictly() -> None:
+    (pre,) = values("ExecStartPre")
+    assert pre == ("/usr/local/bin/netmon check-config --strict "
+                   "${CONFIGURATION_DIRECTORY}/netmon.yaml")
+
+
+def run_exec_start_pre(tmp_path: Path, credentials: dict[str, str] | None) -> (
+        subprocess.CompletedProcess[str]):
+    """Run the unit's ExecStartPre= as systemd would: the shipped config installed in
+    CONFIGURATION_DIRECTORY, and CREDENTIALS_DIRECTORY holding ``credentials``."""
+    (pre,) = values("ExecStartPre")
+    confdir = tmp_path / "etc-netmon"
+    shutil.copytree(REPO / "config", confdir)
+    env = {k: v for k, v in os.environ.items() if k != "CREDENTIALS_DIRECTORY"}
+    env["CONFIGURATION_DIRECTORY"] = str(confdir)
+    if credentials is not None:
+        creddir = tmp_path / "credentials"
+        creddir.mkdir()
+        for name, value in credentials.items():
+            (creddir / name).write_text(value + "\n")
+        env["CREDENTIALS_DIRECTORY"] = str(creddir)
+    exe, *args = pre.replace("${CONFIGURATION_DIRECTORY}", str(confdir)).split()
+    assert exe == "/usr/local/bin/netmon"
+    netmon = Path(sys.executable).with_name("netmon")
+    return subprocess.run([str(netmon), *args], capture_output=True, text=True, env=env,
+                          timeout=60, check=False)
+
+
+def test_exec_start_pre_fails_on_a_credential_it_was_not_given(tmp_path: Path) -> None:
+    done = run_exec_start_pre(tmp_path, {"snmp-community": "example-community",
+                                         "snmp-v3-auth": "example-auth-passphrase"})
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"{tmp_path}/etc-netmon/netmon.yaml:38:15: snmp_profiles.backbone-v3.priv_key: "
+        "credential snmp-v3-priv does not exist"]
+
+
+def test_exec_start_pre_passes_with_every_credential(tmp_path: Path) -> None:
+    done = run_exec_start_pre(tmp_path, {"snmp-community": "example-community",
+                                         "snmp-v3-auth": "example-auth-passphrase",
+                                         "snmp-v3-priv": "example-priv-passphrase"})
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout == "OK: 15 targets, 23 links in 5 files\n"
 
 
 def test_secrets_come_from_load_credential() -> None:

@@ -6,12 +6,14 @@ import asyncio
 import csv
 import io
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pydantic import SecretStr
 
+from netmon import model
 from netmon.model import Sample
 from netmon.sinks.build import build_sinks
 from netmon.sinks.influx import InfluxOptions, InfluxSink
@@ -122,3 +124,30 @@ def test_build_sinks(tmp_path: Path) -> None:
     influx = InfluxOptions(url="http://127.0.0.1:1", org="o", bucket="b", token=SecretStr("t"))
     [sink] = build_sinks(StorageOptions(influxdb=influx), tmp_path)
     assert isinstance(sink, InfluxSink) and sink.spool.path == tmp_path / "spool.sqlite"
+
+
+def readme_local_store() -> str:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    start = readme.index("**Local store**")
+    return readme[start:readme.index("\n### ", start)]
+
+
+async def test_readme_documents_every_measurement_query_can_read(tmp_path: Path) -> None:
+    section = readme_local_store()
+    listed = re.findall(r"^  \* `(\w+)`:", section, re.M)
+    # Everything the rate step hands to the sinks: all measurements but the raw counters.
+    stored = {getattr(model, name) for name in dir(model)
+              if name.isupper() and isinstance(getattr(model, name), str)} - {model.IF_COUNTERS}
+    assert sorted(listed) == sorted(stored)
+    assert "`<state_dir>/netmon.sqlite`" in section and "`/var/lib/netmon`" in section
+    assert "`storage.local.retention`, default `30d`" in section
+    assert LocalStoreOptions().retention_s == 30 * 86400.0
+
+    store = LocalStore.in_state_dir(tmp_path)
+    ts = datetime.fromtimestamp(NOW - 10, UTC)
+    await store.write([Sample("r1", m, {"device": "r1"}, {"value_" + m: 1}, ts) for m in listed])
+    await store.aclose()
+    for m in listed:
+        out = json.loads(run_query(tmp_path / "netmon.sqlite", target=None, link=None,
+                                   since_s=60, field=None, fmt="json", measurement=m, now=NOW))
+        assert [r["field"] for r in out] == ["value_" + m], m
