@@ -35,7 +35,7 @@ __all__ = [
     "sections",
 ]
 
-BUILTIN_PACKAGES = ("netmon.httpapi", "netmon.sinks", "collectors", "alerts")
+BUILTIN_PACKAGES = ("netmon.httpapi", "netmon.sinks", "netmon.capacity", "collectors", "alerts")
 """Imported by ``load()``; each registers its plugins in its ``__init__``/module body."""
 
 
