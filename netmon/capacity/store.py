@@ -17,7 +17,8 @@ two years is under 100 MB.
   5-minute buckets had data (coverage = buckets / 288).
 * ``site_daily``: per site with plane A and B links, the p95 of the combined
   traffic of all its plane links, and each plane's capacity.
-* ``site_days`` / ``target_now``: coverage (see coverage.py).
+* ``site_days`` / ``target_now``: coverage (see coverage.py); ``meta``: the last
+  day finalised.
 
 The p95 is **nearest-rank**: the day's n 5-minute averages sorted ascending,
 the value at rank ceil(0.95 * n) (1-based). With 288 buckets that is rank 274:
@@ -91,6 +92,10 @@ CREATE TABLE IF NOT EXISTS site_days (
     connected INTEGER NOT NULL,
     PRIMARY KEY (site, day)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value
+);
 CREATE TABLE IF NOT EXISTS target_now (
     target TEXT PRIMARY KEY,
     site TEXT,
@@ -279,6 +284,15 @@ class RollupStore:
             self._db.execute("DELETE FROM site_daily WHERE day < ?", (before_day,))
             self._db.execute("DELETE FROM site_days WHERE day < ?", (before_day,))
             self._db.execute("DELETE FROM fivemin WHERE t5 < ?", (before_t5,))
+
+    def last_finalised_day(self) -> int | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'last_day'").fetchone()
+        return int(row[0]) if row else None
+
+    def set_last_finalised_day(self, day: int) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('last_day', ?)", (day,))
 
     # -- finalising a day ------------------------------------------------------------
 
