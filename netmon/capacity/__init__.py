@@ -5,4 +5,5 @@ recorder** (``recorder.py``, fed by the daemon after rates); ``netmon report``
 reads what it keeps (``store.py``) and never the raw series.
 """
 
+from netmon.capacity import commands as _commands  # noqa: F401  (registers the reports)
 from netmon.capacity import options as _options  # noqa: F401  (registers "capacity")

@@ -14,6 +14,9 @@ not counted either way. The sites and their tiers come from the configuration.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -105,3 +108,36 @@ def coverage_report(store: RollupStore, targets: Sequence[Target], *, now: float
             sum(seen.get(s, 0) for s in sites), sum(conn.get(s, 0) for s in sites),
             tuple(s for s in sites if s not in connected_sites)))
     return CoverageReport(tuple(tiers), period_days)
+
+
+def render_coverage(report: CoverageReport, fmt: str) -> str:
+    rows = [{
+        "tier": t.tier, "sites": t.sites, "connected_now": t.connected_now,
+        "connected_now_pct": round(t.now_pct, 3),
+        "availability_pct": None if t.availability_pct is None else round(t.availability_pct, 3),
+        "period_days": report.period_days, "not_connected_now": list(t.down_now),
+    } for t in report.tiers]
+    if fmt == "json":
+        return json.dumps({"headline": report.headline(), "tiers": rows}, indent=2) + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["tier", "sites", "connected_now", "connected_now_pct", "availability_pct",
+                    "period_days"])
+        for r in rows:
+            w.writerow([r["tier"], r["sites"], r["connected_now"], r["connected_now_pct"],
+                        "" if r["availability_pct"] is None else r["availability_pct"],
+                        r["period_days"]])
+        return buf.getvalue()
+    table = [("tier", "connected now", f"availability ({report.period})", "not connected now")]
+    for t in report.tiers:
+        down = ", ".join(t.down_now[:8]) + (f" (+{len(t.down_now) - 8})"
+                                             if len(t.down_now) > 8 else "")
+        table.append((t.tier, f"{t.connected_now}/{t.sites} ({pct(t.now_pct)})",
+                      "-" if t.availability_pct is None else pct(t.availability_pct),
+                      down or "-"))
+    widths = [max(len(r[i]) for r in table) for i in range(4)]
+    lines = [report.headline(), ""]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+              for r in table]
+    return "\n".join(lines) + "\n"

@@ -384,6 +384,16 @@ class RollupStore:
                 (first_day, last_day)).fetchall()
         return (Daily(*r) for r in rows)
 
+    def p95_series(self, first_day: int, last_day: int) -> list[tuple[int, int, int, int, int,
+                                                                       int | None]]:
+        """(link_id, day, buckets, in_p95_bps, out_p95_bps, capacity_bps), by link then day:
+        what the capacity report needs, without building a Daily per row."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT link_id, day, buckets, in_p95_bps, out_p95_bps, capacity_bps FROM daily "
+                "WHERE day >= ? AND day <= ? ORDER BY link_id, day",
+                (first_day, last_day)).fetchall()
+
     def site_daily(self, first_day: int, last_day: int) -> list[tuple]:
         with self._lock:
             return self._db.execute(

@@ -77,3 +77,36 @@ class History:
 
     def growing(self, start: float, pp_month: float) -> Callable[[int], float]:
         return lambda i: start + pp_month * i / DAYS_PER_MONTH
+
+
+def plane_pair(store: RollupStore, site: str, today: int, *, days: int, pct: float,
+               capacity_bps: int = 1_200_000_000) -> None:
+    """Two plane links (A on core-a, B on core-b) at ``pct`` each, every 5-minute bucket of
+    the last ``days`` days, finalised day by day as the daemon does."""
+    a = store.link_id(f"{site.lower()}-a", "plane", {"site": site, "tier": "backbone",
+                                                     "role": "plane-a", "plane": "A"},
+                      capacity_bps)
+    b = store.link_id(f"{site.lower()}-b", "plane", {"site": site, "tier": "backbone",
+                                                     "role": "plane-b", "plane": "B"},
+                      capacity_bps)
+    bps = pct / 100 * capacity_bps
+    for day in range(today - days, today):
+        first = day * BUCKETS_PER_DAY
+        rows = [(lid, first + k, 1, bps, bps * 0.5, capacity_bps)
+                for k in range(BUCKETS_PER_DAY) for lid in (a, b)]
+        store.add_buckets(rows)
+        store.finalise_day(day)
+
+
+def write_config(directory: Path, state_dir: Path, targets: str = "") -> Path:
+    """A netmon.yaml whose roll-ups live in ``state_dir``; ``targets``: YAML list items."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "netmon.yaml"
+    path.write_text(
+        f"state_dir: {state_dir}\n"
+        "snmp_profiles:\n  v2: {version: \"2c\", community: \"${NETMON_TEST_COMMUNITY}\"}\n"
+        "defaults: {snmp: v2}\n"
+        "targets:\n" + (targets or "  - {name: r1, site: S1, tier: province, "
+                        "address: 127.0.0.1}\n"),
+        encoding="utf-8")
+    return path
