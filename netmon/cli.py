@@ -59,7 +59,15 @@ def _parser() -> argparse.ArgumentParser:
     qu.add_argument("--target")
     qu.add_argument("--link", help="link name or ifName")
     qu.add_argument("--since", type=_duration, default=3600.0, help="e.g. 15m, 1h, 7d")
+    qu.add_argument("--until", help="end of the range: a duration ago (7d) or an ISO date/time "
+                                    "(default now)")
     qu.add_argument("--field", help="e.g. util_pct, in_bps")
+    qu.add_argument("--agg", choices=("avg", "max", "p95"),
+                    help="aggregate each series per --every (p95: nearest rank)")
+    qu.add_argument("--every", type=_duration,
+                    help="aggregation bucket, e.g. 1h, 1d (default: the whole range)")
+    qu.add_argument("--where", action="append", default=[], metavar="COND",
+                    help="keep points where e.g. 'util_pct>=50' holds (repeatable)")
     qu.add_argument("--measurement", default="interface")
     qu.add_argument("--format", choices=("table", "csv", "json"), default="table")
 
@@ -158,7 +166,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
-    from netmon.sinks.local import LOCAL_FILE, run_query
+    from netmon.sinks.local import LOCAL_FILE
+    from netmon.sinks.query import QueryError, run_query
 
     config = _load(_config_path(args.config))
     if config is None:
@@ -171,9 +180,12 @@ def _query(args: argparse.Namespace) -> int:
         out = run_query(
             config.settings.state_dir / LOCAL_FILE, target=args.target, link=args.link,
             since_s=args.since, field=args.field, fmt=args.format,
-            measurement=args.measurement,
+            measurement=args.measurement, until=args.until, agg=args.agg, every_s=args.every,
+            where=args.where, known_targets=[t.name for t in config.targets],
+            known_links=[x for t in config.targets for link in t.links
+                         for x in (link.name, link.if_name) if x],
         )
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, QueryError) as exc:
         print(str(exc), file=sys.stderr)
         return 1
     sys.stdout.write(out)
