@@ -170,7 +170,8 @@ def _link_row(info: LinkInfo, days: list[tuple], options: CapacityOptions, today
     if out.fit_today_pct is not None and out.growth_pp_per_month is not None:
         trend = (out.growth_pp_per_month / DAYS_PER_MONTH, out.fit_today_pct)
     return LinkRow(**base, today_pct=out.today_pct, growth_pp_per_month=out.growth_pp_per_month,
-                   days_until=out.days_until, projected=_projected(today, out.days_until),
+                   days_until=out.days_until,
+                   projected=None if out.urgent else _projected(today, out.days_until),
                    urgent=out.urgent, upgrade_to_bps=step,
                    advice=advice if out.today_pct is not None else "", note=out.note,
                    series=list(zip(xs, ys, strict=True)), trend=trend)
@@ -193,7 +194,8 @@ def _planes(store: RollupStore, links: dict[int, LinkInfo], options: CapacityOpt
         o: Outlook = outlook(xs, ys, today=today, threshold_pct=options.threshold_pct,
                              horizon_days=horizon_days, min_days=options.min_days)
         out.append(PlaneRow(site, tiers[site], cap, o.today_pct, o.growth_pp_per_month,
-                            o.days_until, _projected(today, o.days_until), o.urgent, o.note,
+                            o.days_until, None if o.urgent else _projected(today, o.days_until),
+                            o.urgent, o.note,
                             len(days_l)))
     out.sort(key=lambda p: (not p.over, p.days_until if p.days_until is not None else 1e9,
                             -(p.today_pct or 0), p.site))
