@@ -43,8 +43,8 @@ def _num(value: float | None, fmt: str = ".1f") -> str:
 
 def chart(row: LinkRow, today: int, threshold_pct: float) -> str:
     """A small SVG: daily p95 (dots and line), trend (dashed), threshold (red)."""
-    xs = [d for d, _ in row.series]
-    ys = [v for _, v in row.series]
+    xs = [int(d) for d in row.series[0]]
+    ys = [float(v) for v in row.series[1]]
     x0, x1 = min(xs), today + AHEAD_DAYS
     top = max(100.0, max(ys) * 1.05)
 
@@ -67,7 +67,7 @@ def chart(row: LinkRow, today: int, threshold_pct: float) -> str:
                  f'y1="{py(threshold_pct):.1f}" y2="{py(threshold_pct):.1f}" stroke="#d00" '
                  f'stroke-width="1.5"/><text x="{W - PAD_R - 2}" y="{py(threshold_pct) - 3:.1f}" '
                  f'font-size="10" fill="#d00" text-anchor="end">{threshold_pct:g}%</text>')
-    points = " ".join(f"{px(d):.1f},{py(v):.1f}" for d, v in row.series)
+    points = " ".join(f"{px(d):.1f},{py(v):.1f}" for d, v in zip(xs, ys, strict=True))
     parts.append(f'<polyline class="p95" points="{points}" fill="none" stroke="#1f5fbf" '
                  f'stroke-width="1.2"/>')
     if row.trend is not None:
@@ -116,7 +116,7 @@ def render_html(report: CapacityReport) -> str:
             f"<td>{escape(upgrade)}</td>"
             f"<td>{'URGENT ' if r.urgent else ''}{escape(r.note)}</td></tr>")
     out.append("</tbody></table>")
-    charted = [r for r in report.links if r.series][:TOP_CHARTS]
+    charted = [r for r in report.links if len(r.series[0])][:TOP_CHARTS]
     out.append(f'<h2>Trend of the top {len(charted)} links</h2><div class="charts" id="charts">')
     for r in charted:
         out.append(f"<figure>{chart(r, report.today, r.threshold_pct)}<figcaption>"

@@ -21,15 +21,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
 
+import numpy as np
+
 from netmon.capacity.forecast import (
     DAYS_PER_MONTH,
-    Outlook,
+    Trend,
     fmt_bps,
     outlook,
+    theil_sen_many,
     upgrade_step,
 )
 from netmon.capacity.options import CapacityOptions
@@ -62,7 +66,8 @@ class LinkRow:
     upgrade_to_bps: int | None
     advice: str
     note: str
-    series: list[tuple[int, float]] = field(default_factory=list, repr=False)
+    series: tuple[Sequence[int], Sequence[float]] = field(default=((), ()), repr=False)
+    """(UTC days, p95 % of the current capacity) of the complete days, for charts."""
     trend: tuple[float, float] | None = field(default=None, repr=False)  # (slope/day, at today)
 
     @property
@@ -115,6 +120,10 @@ def _rank(row: LinkRow) -> tuple:
     return (2, -row.today_pct, row.key)
 
 
+def _parse(text: str | None, dtype: type) -> np.ndarray:
+    return np.array(text.split(","), dtype=dtype) if text else np.empty(0, dtype=dtype)
+
+
 def build_capacity_report(store: RollupStore, options: CapacityOptions, *, now: float,
                           since_s: float | None = None, tier: str | None = None,
                           ) -> CapacityReport:
@@ -124,12 +133,27 @@ def build_capacity_report(store: RollupStore, options: CapacityOptions, *, now: 
     horizon_days = options.horizon_months * DAYS_PER_MONTH
     min_buckets = options.complete_pct / 100 * BUCKETS_PER_DAY
     links = {i.id: i for i in store.links() if tier is None or i.tier == tier}
-    rows: list[LinkRow] = []
-    for link_id, days in groupby(store.p95_series(first, last), key=lambda r: r[0]):
+    prepared = []
+    for link_id, days_text, p95_text, n_all, caps in store.p95_window(first, last,
+                                                                      min_buckets):
         info = links.get(link_id)
         if info is None:
             continue
-        rows.append(_link_row(info, list(days), options, today, horizon_days, min_buckets))
+        days = _parse(days_text, np.int64)
+        p95 = _parse(p95_text, np.float64)
+        if len(days) > 1 and np.any(days[1:] <= days[:-1]):  # read in key order: not expected
+            order = np.argsort(days)
+            days, p95 = days[order], p95[order]
+        # the capacity of the latest day that has one (the primary key orders the days)
+        capacity = int(caps.rpartition(",")[2]) if caps else info.capacity_bps
+        pct = p95 * 100.0 / capacity if capacity else p95
+        prepared.append((info, days, pct, n_all, capacity))
+    fits = theil_sen_many(
+        [days - today if cap and len(days) >= options.min_days else () for _, days, _, _, cap
+         in prepared],
+        [pct for _, _, pct, _, _ in prepared])
+    rows = [_link_row(info, days, pct, n_all, cap, fit, options, today, horizon_days)
+            for (info, days, pct, n_all, cap), fit in zip(prepared, fits, strict=True)]
     rows.sort(key=_rank)
     messages = []
     if not links:
@@ -149,22 +173,19 @@ def build_capacity_report(store: RollupStore, options: CapacityOptions, *, now: 
                           planes, messages)
 
 
-def _link_row(info: LinkInfo, days: list[tuple], options: CapacityOptions, today: int,
-              horizon_days: float, min_buckets: float) -> LinkRow:
+def _link_row(info: LinkInfo, days: np.ndarray, pct: np.ndarray, n_all: int,
+              capacity: int | None, fit: Trend | None, options: CapacityOptions, today: int,
+              horizon_days: float) -> LinkRow:
     threshold = min(options.threshold_pct, info.threshold_pct or options.threshold_pct)
-    capacity = next((d[5] for d in reversed(days) if d[5]), None) or info.capacity_bps
-    complete = [d for d in days if d[2] >= min_buckets]
     base = dict(target=info.target, link=info.link, site=info.site, tier=info.tier,
                 role=info.role, capacity_bps=capacity, threshold_pct=threshold,
-                complete_days=len(complete), incomplete_days=len(days) - len(complete))
+                complete_days=len(days), incomplete_days=n_all - len(days))
     if not capacity:
         return LinkRow(**base, today_pct=None, growth_pp_per_month=None, days_until=None,
                        projected=None, urgent=False, upgrade_to_bps=None, advice="",
                        note=NO_CAPACITY)
-    xs = [d[1] for d in complete]
-    ys = [max(d[3], d[4]) * 100.0 / capacity for d in complete]
-    out = outlook(xs, ys, today=today, threshold_pct=threshold, horizon_days=horizon_days,
-                  min_days=options.min_days)
+    out = outlook(days, pct, today=today, threshold_pct=threshold, horizon_days=horizon_days,
+                  min_days=options.min_days, trend=fit)
     step, advice = upgrade_step(capacity, out.peak_pct, threshold, options.ladder_bps)
     trend = None
     if out.fit_today_pct is not None and out.growth_pp_per_month is not None:
@@ -174,14 +195,14 @@ def _link_row(info: LinkInfo, days: list[tuple], options: CapacityOptions, today
                    projected=None if out.urgent else _projected(today, out.days_until),
                    urgent=out.urgent, upgrade_to_bps=step,
                    advice=advice if out.today_pct is not None else "", note=out.note,
-                   series=list(zip(xs, ys, strict=True)), trend=trend)
+                   series=(days, pct), trend=trend)
 
 
 def _planes(store: RollupStore, links: dict[int, LinkInfo], options: CapacityOptions,
             today: int, first: int, last: int, horizon_days: float,
             min_buckets: float) -> list[PlaneRow]:
     tiers = {i.site: i.tier for i in links.values() if i.site}
-    out: list[PlaneRow] = []
+    prepared = []
     for site, days in groupby(store.site_daily(first, last), key=lambda r: r[0]):
         if site not in tiers:
             continue
@@ -191,12 +212,16 @@ def _planes(store: RollupStore, links: dict[int, LinkInfo], options: CapacityOpt
         cap = min(days_l[-1][5], days_l[-1][6])
         xs = [d[1] for d in days_l]
         ys = [max(d[3], d[4]) * 100.0 / cap for d in days_l]
-        o: Outlook = outlook(xs, ys, today=today, threshold_pct=options.threshold_pct,
-                             horizon_days=horizon_days, min_days=options.min_days)
+        prepared.append((site, cap, xs, ys))
+    fits = theil_sen_many([[x - today for x in xs] if len(xs) >= options.min_days else ()
+                           for _, _, xs, _ in prepared], [ys for *_, ys in prepared])
+    out: list[PlaneRow] = []
+    for (site, cap, xs, ys), fit in zip(prepared, fits, strict=True):
+        o = outlook(xs, ys, today=today, threshold_pct=options.threshold_pct,
+                    horizon_days=horizon_days, min_days=options.min_days, trend=fit)
         out.append(PlaneRow(site, tiers[site], cap, o.today_pct, o.growth_pp_per_month,
                             o.days_until, None if o.urgent else _projected(today, o.days_until),
-                            o.urgent, o.note,
-                            len(days_l)))
+                            o.urgent, o.note, len(xs)))
     out.sort(key=lambda p: (not p.over, p.days_until if p.days_until is not None else 1e9,
                             -(p.today_pct or 0), p.site))
     return out

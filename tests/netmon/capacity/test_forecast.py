@@ -6,7 +6,13 @@ import random
 
 import pytest
 
-from netmon.capacity.forecast import DAYS_PER_MONTH, outlook, theil_sen, upgrade_step
+from netmon.capacity.forecast import (
+    DAYS_PER_MONTH,
+    outlook,
+    theil_sen,
+    theil_sen_many,
+    upgrade_step,
+)
 
 LADDER = [50_000_000, 100_000_000, 200_000_000, 400_000_000, 1_000_000_000,
           1_200_000_000, 2_500_000_000, 10_000_000_000]
@@ -80,3 +86,23 @@ def test_upgrade_step(capacity: int, peak: float, step: int | None) -> None:
     assert got == step, advice
     if capacity == 10_000_000_000:
         assert advice.startswith("beyond the ladder")
+
+
+def test_batch_fit_matches_single_fits() -> None:
+    rnd = random.Random(3)
+    xs, ys = [], []
+    for k in range(30):
+        n = 90 if k % 3 else 40
+        days = sorted(rnd.sample(range(TODAY - 120, TODAY), n))
+        xs.append([d - TODAY for d in days])
+        ys.append([20 + rnd.uniform(-0.2, 0.2) * k * d / 30 + rnd.gauss(0, 2) for d in days])
+    xs.append([0])
+    ys.append([5.0])
+    batch = theil_sen_many(xs, ys)
+    assert batch[-1] is None
+    for x, y, got in zip(xs[:-1], ys[:-1], batch[:-1], strict=True):
+        want = theil_sen(x, y)
+        assert got is not None
+        assert got.slope_per_day == pytest.approx(want.slope_per_day, rel=1e-4, abs=1e-6)
+        assert got.at(0) == pytest.approx(want.at(0), rel=1e-4, abs=1e-4)
+        assert got.direction == want.direction
