@@ -133,15 +133,18 @@ def build_capacity_report(store: RollupStore, options: CapacityOptions, *, now: 
     horizon_days = options.horizon_months * DAYS_PER_MONTH
     min_buckets = options.complete_pct / 100 * BUCKETS_PER_DAY
     links = {i.id: i for i in store.links() if tier is None or i.tier == tier}
+    rows_in = [(links[r[0]], *r[1:]) for r in store.p95_window(first, last, min_buckets)
+               if r[0] in links]
+    # One parse of every link's days and p95 (numpy per link would cost more than the fits).
+    counts = [t.count(",") + 1 if t else 0 for _, t, _, _, _ in rows_in]
+    all_days = _parse(",".join(t for _, t, _, _, _ in rows_in if t), np.int64)
+    all_p95 = _parse(",".join(t for _, _, t, _, _ in rows_in if t), np.float64)
     prepared = []
-    for link_id, days_text, p95_text, n_all, caps in store.p95_window(first, last,
-                                                                      min_buckets):
-        info = links.get(link_id)
-        if info is None:
-            continue
-        days = _parse(days_text, np.int64)
-        p95 = _parse(p95_text, np.float64)
-        if len(days) > 1 and np.any(days[1:] <= days[:-1]):  # read in key order: not expected
+    at = 0
+    for (info, _, _, n_all, caps), count in zip(rows_in, counts, strict=True):
+        days, p95 = all_days[at:at + count], all_p95[at:at + count]
+        at += count
+        if count > 1 and np.any(days[1:] <= days[:-1]):  # read in key order: not expected
             order = np.argsort(days)
             days, p95 = days[order], p95[order]
         # the capacity of the latest day that has one (the primary key orders the days)
