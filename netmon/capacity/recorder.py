@@ -139,11 +139,19 @@ class CapacityRecorder:
         site = self._sites.setdefault((target.site, int(t // BUCKET_S)), [target.tier, False])
         site[1] = site[1] or connected
         self._now[target.name] = (target.site, target.tier, t, connected)
-        if self._task is None:
+        if (self._task is None or self._task.done()) and not self._closing.is_set():
+            # (re)started here: a task that died is logged by _task_done, and the
+            # next poll starts a fresh one instead of piling buckets up in memory.
             self._task = asyncio.get_running_loop().create_task(self._run(),
                                                                 name="netmon-capacity")
+            self._task.add_done_callback(self._task_done)
 
     # -- background ----------------------------------------------------------------------
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("capacity roll-ups: background task failed, restarting on the next "
+                      "poll: %r", task.exception())
 
     async def _run(self) -> None:
         while not self._closing.is_set():
@@ -164,7 +172,7 @@ class CapacityRecorder:
             await asyncio.to_thread(self._store, links, sites, dict(self._now))
             if not close_all:
                 written = await asyncio.to_thread(self._finalise, int(now // DAY_S))
-                for sink in self.sinks:
+                for sink in self.sinks if written else ():
                     await sink.write(written)
             return written
 
@@ -267,6 +275,11 @@ class CapacityRecorder:
         """Store everything observed so far (the open buckets too: a restart adds to them)."""
         self._closing.set()
         if self._task is not None:
-            await self._task
-        await self.tick(close_all=True)
+            # its failure was logged by _task_done; the stop goes on regardless
+            await asyncio.gather(self._task, return_exceptions=True)
+        try:
+            await self.tick(close_all=True)
+        except sqlite3.Error as exc:
+            log.error("capacity roll-ups in %s: %s; the last minutes are lost",
+                      self.store.path, exc)
         self.store.close()

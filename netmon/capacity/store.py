@@ -6,8 +6,8 @@ Step: beside the storage sinks (rates -> roll-ups). The recorder writes here,
 
 Compact by design: ``WITHOUT ROWID`` tables keyed by (link id, bucket) and
 (link id, UTC day number), rates as integer bit/s (SQLite stores small
-integers in 1-8 bytes), so a link-day costs about 60 bytes: 2,000 links for
-two years is under 100 MB.
+integers in 1-8 bytes), so a link-day costs about 75 bytes: 2,000 links for
+two years is about 110 MB.
 
 * ``links``: one row per (target, link) with its tags (site, tier, role, plane).
 * ``fivemin``: per link and 5-minute bucket the sum and count of the in/out

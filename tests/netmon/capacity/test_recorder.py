@@ -3,6 +3,7 @@ store and written as ``link_daily`` to a real local store, backfill, coverage co
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from caphelpers import iface_sample, make_target
 from netmon.capacity.coverage import coverage_report
 from netmon.capacity.options import CapacityOptions
 from netmon.capacity.recorder import CapacityRecorder
-from netmon.capacity.store import BUCKET_S, BUCKETS_PER_DAY, DAY_S
+from netmon.capacity.store import BUCKET_S, BUCKETS_PER_DAY, DAY_S, RollupStore
 from netmon.model import LINK_DAILY
 from netmon.sinks.local import LocalStore
 
@@ -91,8 +92,6 @@ async def test_coverage_exact_from_a_known_history(tmp_path: Path) -> None:
         rec.observe(r3, [], True, s1[0].ts)
     clock[0] = T0 + DAY_S - 60
     await rec.aclose()
-    from netmon.capacity.store import RollupStore
-
     store = RollupStore.in_state_dir(tmp_path, readonly=True)
     report = coverage_report(store, [r1, r1b, r2, r3, r4], now=clock[0], period_s=DAY_S)
     prov, dist = report.tiers
@@ -108,4 +107,24 @@ async def test_coverage_exact_from_a_known_history(tmp_path: Path) -> None:
     # an hour later nothing is fresh enough to count as connected now
     later = coverage_report(store, [r1, r1b, r2, r3, r4], now=clock[0] + 3600, period_s=DAY_S)
     assert [t.connected_now for t in later.tiers] == [0, 0]
+    store.close()
+
+
+async def test_a_failing_sink_is_logged_and_never_stops_the_daemon(tmp_path: Path,
+                                                                   caplog) -> None:
+    clock = [T0 + DAY_S + 30]
+    closed = LocalStore.in_state_dir(tmp_path)
+    await closed.aclose()  # its write raises from now on
+    rec = CapacityRecorder(CapacityOptions(), tmp_path, [closed], tick_s=0.05,
+                           clock=lambda: clock[0])
+    r1 = make_target("r1", "S1", links=[("up0", "uplink", "100M")])
+    yesterday = iface_sample(r1, "up0", T0 + 600, 10e6, 5e6)
+    rec.observe(r1, [yesterday], True, yesterday.ts)  # starts the task: stores, finalises
+    await asyncio.sleep(0.3)
+    assert "capacity roll-ups: background task failed" in caplog.text
+    now = iface_sample(r1, "up0", clock[0], 10e6, 5e6)
+    rec.observe(r1, [now], True, now.ts)  # a new task
+    await rec.aclose()  # no exception: the daemon's stop goes on to the sinks
+    store = RollupStore.in_state_dir(tmp_path, readonly=True)
+    assert [d.day for d in store.daily(DAY - 1, DAY + 1)] == [DAY]  # the day was rolled up
     store.close()
