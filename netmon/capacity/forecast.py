@@ -126,8 +126,11 @@ def theil_sen_many(xs: Sequence[Sequence[float]], ys: Sequence[Sequence[float]],
             x = np.vstack([np.asarray(xs[k], dtype=np.float64) for k in chunk])
             y = np.vstack([np.asarray(ys[k], dtype=np.float64) for k in chunk])
             x32, y32 = x.astype(np.float32), y.astype(np.float32)
-            slopes = ((np.take(y32, j, axis=1) - np.take(y32, i, axis=1))
-                      / (np.take(x32, j, axis=1) - np.take(x32, i, axis=1)))
+            if (x32 == x32[0]).all():  # the same days for all (usual): one row of dx
+                dx = np.take(x32[0], j) - np.take(x32[0], i)
+            else:
+                dx = np.take(x32, j, axis=1) - np.take(x32, i, axis=1)
+            slopes = (np.take(y32, j, axis=1) - np.take(y32, i, axis=1)) / dx
             non_pos = (slopes <= 0).sum(axis=1)
             non_neg = (slopes >= 0).sum(axis=1)
             part = np.partition(slopes, kth, axis=1)

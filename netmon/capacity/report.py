@@ -136,19 +136,18 @@ def build_capacity_report(store: RollupStore, options: CapacityOptions, *, now: 
     rows_in = [(links[r[0]], *r[1:]) for r in store.p95_window(first, last, min_buckets)
                if r[0] in links]
     # One parse of every link's days and p95 (numpy per link would cost more than the fits).
-    counts = [t.count(",") + 1 if t else 0 for _, t, _, _, _ in rows_in]
-    all_days = _parse(",".join(t for _, t, _, _, _ in rows_in if t), np.int64)
-    all_p95 = _parse(",".join(t for _, _, t, _, _ in rows_in if t), np.float64)
+    counts = [r[1].count(",") + 1 if r[1] else 0 for r in rows_in]
+    all_days = _parse(",".join(r[1] for r in rows_in if r[1]), np.int64)
+    all_p95 = _parse(",".join(r[2] for r in rows_in if r[2]), np.float64)
     prepared = []
     at = 0
-    for (info, _, _, n_all, caps), count in zip(rows_in, counts, strict=True):
+    for (info, _, _, n_all, _, last_capacity), count in zip(rows_in, counts, strict=True):
         days, p95 = all_days[at:at + count], all_p95[at:at + count]
         at += count
         if count > 1 and np.any(days[1:] <= days[:-1]):  # read in key order: not expected
             order = np.argsort(days)
             days, p95 = days[order], p95[order]
-        # the capacity of the latest day that has one (the primary key orders the days)
-        capacity = int(caps.rpartition(",")[2]) if caps else info.capacity_bps
+        capacity = last_capacity or info.capacity_bps  # the last day's, else the link's
         pct = p95 * 100.0 / capacity if capacity else p95
         prepared.append((info, days, pct, n_all, capacity))
     fits = theil_sen_many(

@@ -395,10 +395,11 @@ class RollupStore:
                 (first_day, last_day)).fetchall()
 
     def p95_window(self, first_day: int, last_day: int, min_buckets: float,
-                   ) -> list[tuple[int, str | None, str | None, int, str | None]]:
+                   ) -> list[tuple[int, str | None, str | None, int, int, int | None]]:
         """Per link with days in [first_day, last_day]: (link_id, its complete days and their
-        link p95 in bit/s as comma-separated text, the number of days in all, the days'
-        capacities as text). One row per link, read by a primary-key range per link:
+        link p95 in bit/s as comma-separated text, the number of days in all, the last day,
+        that day's capacity: SQLite takes a bare column from the max() row). One row per
+        link, read by a primary-key range per link:
         20,000 links x 90 days in a fraction of the time 1.8 million rows would take."""
         with self._lock:
             return self._db.execute(
@@ -406,7 +407,7 @@ class RollupStore:
                 "group_concat(CASE WHEN d.buckets >= :mb THEN d.day END), "
                 "group_concat(CASE WHEN d.buckets >= :mb "
                 "             THEN max(d.in_p95_bps, d.out_p95_bps) END), "
-                "count(*), group_concat(d.capacity_bps) "
+                "count(*), max(d.day), d.capacity_bps "
                 "FROM links l JOIN daily d ON d.link_id = l.id "
                 "AND d.day >= :first AND d.day <= :last GROUP BY l.id",
                 {"mb": min_buckets, "first": first_day, "last": last_day}).fetchall()
