@@ -4,12 +4,13 @@ Step: reports, from what the roll-up recorder keeps (``site_days``, ``target_now
 
 A site is connected when one of its devices is reachable and has at least one
 uplink, plane-a or plane-b link up (a device with no such link configured
-counts when reachable). **Now**: from each device's latest poll, if it is no
-older than 3 polling intervals (at least 15 minutes); a site never polled, or
-not polled lately, is not connected. **Availability**: connected 5-minute
-buckets / 5-minute buckets observed, summed over the tier's sites and the
-period's UTC days (today included); time when netmon itself was not running is
-not counted either way. The sites and their tiers come from the configuration.
+counts when reachable). **Now**: from each device's latest poll (the recorder
+stores it every minute), if it is no older than 3 polling intervals (at least
+15 minutes); a site never polled, or not polled lately, is not connected.
+**Availability**: connected 5-minute buckets / 5-minute buckets observed,
+summed over the tier's sites and the period's UTC days (today included); time
+when netmon itself was not running is not counted either way. The sites and
+their tiers come from the configuration.
 """
 
 from __future__ import annotations
