@@ -154,13 +154,16 @@ class CapacityRecorder:
                       "poll: %r", task.exception())
 
     async def _run(self) -> None:
-        while not self._closing.is_set():
+        # The first tick comes one tick_s after the first poll, not among start-up's work.
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self.tick_s)
+            if self._closing.is_set():
+                return
             try:
                 await self.tick()
             except sqlite3.Error as exc:  # disk full, file removed: say so, retry next tick
                 log.error("capacity roll-ups in %s: %s; will retry", self.store.path, exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), self.tick_s)
 
     async def tick(self, *, close_all: bool = False) -> list[Sample]:
         """Store closed buckets; finalise finished days. Returns the link_daily samples."""
@@ -209,8 +212,14 @@ class CapacityRecorder:
         """Finalise every day before ``today`` not finalised yet (backfilled first)."""
         if self._last_day is None:
             self._last_day = self.store.last_finalised_day()
-            if self._last_day is None:  # first run: whatever the local store still holds
-                self._last_day = today - 1 - int(self.options.window_s // DAY_S)
+            if self._last_day is None:  # first run: what the local store still holds
+                found = [d for d in (self._oldest_local_day(),
+                                     min(self.store.days_with_buckets(0), default=None))
+                         if d is not None]
+                oldest = min(found) if found else None
+                window_start = today - int(self.options.window_s // DAY_S)
+                self._last_day = (today - 1 if oldest is None
+                                  else max(window_start, min(oldest, today)) - 1)
         samples: list[Sample] = []
         for day in range(self._last_day + 1, today):
             self.backfill(day)
@@ -223,6 +232,20 @@ class CapacityRecorder:
                              int((self._clock() - self.options.five_minute_retention_s)
                                  // BUCKET_S))
         return samples
+
+    def _oldest_local_day(self) -> int | None:
+        local = self.state_dir / LOCAL_FILE
+        if not local.exists():
+            return None
+        db = sqlite3.connect(f"file:{local}?mode=ro", uri=True)
+        try:
+            db.execute("PRAGMA busy_timeout=5000")
+            (oldest,) = db.execute("SELECT min(ts_ns) FROM points").fetchone()
+        except sqlite3.OperationalError:  # a store being created: no table yet
+            return None
+        finally:
+            db.close()
+        return None if oldest is None else int(oldest // (DAY_S * 1_000_000_000))
 
     def backfill(self, day: int) -> int:
         """Fill ``day``'s missing 5-minute buckets from the local store; returns how many."""

@@ -48,6 +48,25 @@ _WHERE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|!=|==|=|>|<)\s*"
                     r"(-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*%?\s*$")
 
 
+SCHEMA_FIELDS: dict[str, frozenset[str]] = {
+    "interface": frozenset({
+        "in_bps", "out_bps", "util_in_pct", "util_out_pct", "util_pct", "capacity_bps",
+        "threshold_pct", "oper_status", "admin_status", "in_errors_per_s", "out_errors_per_s",
+        "in_discards_per_s", "out_discards_per_s", "counter_bits", "ifIndex", "ifAlias",
+        "status"}),
+    "device": frozenset({"reachable", "poll_duration_s", "sysUpTime_s", "interfaces", "error"}),
+    "counter_reset": frozenset({"reason", "ifIndex"}),
+    "poll_issue": frozenset({"message"}),
+    "link_daily": frozenset({
+        "p95_pct", "in_p95_pct", "out_p95_pct", "in_max_pct", "out_max_pct", "in_mean_pct",
+        "out_mean_pct", "in_p95_bps", "out_p95_bps", "in_max_bps", "out_max_bps",
+        "in_mean_bps", "out_mean_bps", "in_bytes", "out_bytes", "capacity_bps",
+        "coverage_pct", "complete"}),
+}
+"""The fields of the README's line-protocol schema: known before the store has any (the
+first poll of a link has no rate yet, so no ``util_pct``)."""
+
+
 class QueryError(ValueError):
     """A query that cannot be answered as asked: the message says why and what would do."""
 
@@ -132,7 +151,8 @@ def _distinct(db: sqlite3.Connection, column: str, where: str, args: Sequence[ob
 
 def _unknown(kind: str, name: str, known: Iterable[str]) -> QueryError:
     known = sorted(set(known))
-    close = sorted(difflib.get_close_matches(name, known, n=5, cutoff=0.5))
+    close = difflib.get_close_matches(name, known, n=5, cutoff=0.6)
+    close.sort(key=lambda c: (-difflib.SequenceMatcher(None, name, c).ratio(), c))
     if close:
         hint = f"close matches: {', '.join(close)}"
     elif known:
@@ -150,8 +170,8 @@ def _check_names(db: sqlite3.Connection, measurement: str, target: str | None,
     measurements = _distinct(db, "measurement", "1", [])
     if not measurements:
         return  # an empty store: "(no points)" says it all
-    if measurement not in measurements:
-        raise _unknown("measurement", measurement, measurements)
+    if measurement not in measurements and measurement not in SCHEMA_FIELDS:
+        raise _unknown("measurement", measurement, [*measurements, *SCHEMA_FIELDS])
     targets = _distinct(db, "target", "measurement = ?", [measurement])
     if target is not None and target not in targets and target not in set(known_targets):
         raise _unknown("target", target, [*targets, *known_targets])
@@ -163,7 +183,7 @@ def _check_names(db: sqlite3.Connection, measurement: str, target: str | None,
                 links.update(v for k in ("link", "ifName") if isinstance(v := t.get(k), str))
         if link not in links:
             raise _unknown("link", link, links)
-    present: set[str] = set()
+    present: set[str] = set(SCHEMA_FIELDS.get(measurement, ()))
     for name in [target] if target is not None and target in targets else targets:
         present.update(_distinct(db, "field", "measurement = ? AND target = ?",
                                  [measurement, name]))

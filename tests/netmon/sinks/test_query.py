@@ -89,10 +89,11 @@ async def test_until_and_where(db: Path) -> None:
 @pytest.mark.parametrize(("kw", "message"), [
     ({"target": "core-c"}, "unknown target 'core-c': close matches: core-a, core-b"),
     ({"target": "nosuch"}, "unknown target 'nosuch': known: core-a, core-b"),
-    ({"field": "util_pc"}, "unknown field of interface 'util_pc': close matches: util_pct"),
+    ({"field": "util_pc"},
+     "unknown field of interface 'util_pc': close matches: util_pct, util_in_pct, util_out_pct"),
     ({"field": "util_pct", "where": ["util>=50"]},
      "unknown field of interface 'util': close matches: util_pct"),
-    ({"link": "upp"}, "unknown link 'upp': close matches: if-up, up"),
+    ({"link": "upp"}, "unknown link 'upp': close matches: up"),
     ({"measurement": "interfaces"},
      "unknown measurement 'interfaces': close matches: interface"),
     ({"every_s": HOUR}, "--every needs --agg (avg, max or p95)"),
@@ -110,6 +111,8 @@ async def test_unknown_names_and_bad_options_are_errors(db: Path, kw: dict,
 async def test_known_names_with_nothing_in_range_print_no_points(db: Path) -> None:
     out = q(db, target="core-a", since_s=60, fmt="table")
     assert out.splitlines()[-1].startswith("(no points between ")
+    # a field of the schema not stored yet (a link's first poll has no rate) is known
+    assert "(no points between" in q(db, target="core-b", field="util_in_pct", fmt="table")
     # a target named in the config but never stored yet is known, not an error
     out = q(db, target="new-router", fmt="table", known_targets=["new-router"])
     assert "(no points between" in out
