@@ -4,7 +4,7 @@ Step: YAML. **YAML** -> scheduler -> collectors -> samples -> rates -> (sinks,
 alerts) -> notifiers. As Telegraf's ``inputs.Add``: a package registers its
 plugins when it is imported (a name, its options model with defaults, a
 factory), and ``netmon.config`` builds its settings model from this registry.
-Adding a collector, rule or notifier touches only its own folder.
+Adding a collector, rule, notifier or ``netmon report`` touches only its own folder.
 
 This module imports nothing of netmon's but the model, so every package can
 import it without a circle. ``load()`` imports the built-in packages by name
