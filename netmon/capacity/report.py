@@ -196,8 +196,13 @@ def _link_row(info: LinkInfo, days: np.ndarray, pct: np.ndarray, n_all: int,
                    days_until=out.days_until,
                    projected=None if out.urgent else _projected(today, out.days_until),
                    urgent=out.urgent, upgrade_to_bps=step,
-                   advice=advice if out.today_pct is not None else "", note=out.note,
-                   series=(days, pct), trend=trend)
+                   advice=advice if out.today_pct is not None else "",
+                   note=out.note + _incomplete(n_all - len(days)), series=(days, pct),
+                   trend=trend)
+
+
+def _incomplete(days: int) -> str:
+    return f"; {days} incomplete day{'s' if days != 1 else ''} left out" if days else ""
 
 
 def _planes(store: RollupStore, links: dict[int, LinkInfo], options: CapacityOptions,

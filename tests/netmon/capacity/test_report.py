@@ -167,3 +167,14 @@ def test_cli_formats_and_clear_errors(history: History, tmp_path: Path) -> None:
     cov = run("report", "coverage", "--config", str(config))
     assert cov.returncode == 0, cov.stderr
     assert cov.stdout.startswith("provinces connected 0/1 (0%), availability not recorded")
+
+
+def test_incomplete_days_are_left_out_and_said(history: History) -> None:
+    history.link("r1", "up0", M400, lambda i: 20.0, days=60)
+    history.link("r1", "gap", M400, lambda i: 20.0, days=60, coverage=200)  # 69% of a day
+    rows = rows_by_key(report_of(history))
+    assert rows["r1/up0"].complete_days == 60 and rows["r1/up0"].note == "flat: not projected "\
+        "to cross"
+    gap = rows["r1/gap"]
+    assert (gap.complete_days, gap.incomplete_days) == (0, 60)
+    assert gap.note == "no complete day in the window; 60 incomplete days left out"
