@@ -1,4 +1,4 @@
-"""The ``netmon`` command: check-config, poll, run, query.
+"""The ``netmon`` command: check-config, poll, run, query, report.
 
 Step: entry point. It reads YAML (netmon.config) and hands over to the poll
 path (netmon.poll) or the daemon (netmon.daemon). Errors an operator can act
@@ -65,9 +65,28 @@ def _parser() -> argparse.ArgumentParser:
     qu.add_argument("--target")
     qu.add_argument("--link", help="link name or ifName")
     qu.add_argument("--since", type=_duration, default=3600.0, help="e.g. 15m, 1h, 7d")
+    qu.add_argument("--until", help="end of the range: a duration ago (7d) or an ISO date/time "
+                                    "(default now)")
     qu.add_argument("--field", help="e.g. util_pct, in_bps")
+    qu.add_argument("--agg", choices=("avg", "max", "p95"),
+                    help="aggregate each series per --every (p95: nearest rank)")
+    qu.add_argument("--every", type=_duration,
+                    help="aggregation bucket, e.g. 1h, 1d (default: the whole range)")
+    qu.add_argument("--where", action="append", default=[], metavar="COND",
+                    help="keep points where e.g. 'util_pct>=50' holds (repeatable)")
     qu.add_argument("--measurement", default="interface")
     qu.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    # ``netmon report NAME``: one subcommand per registered report (netmon.plugins).
+    from netmon import plugins
+
+    rp = sub.add_parser("report", help="planning reports from what the daemon recorded")
+    reports = rp.add_subparsers(dest="report", required=True, metavar="REPORT")
+    for plugin in plugins.reports().values():
+        one = reports.add_parser(plugin.name, help=plugin.help, description=plugin.help)
+        one.add_argument("--config", type=Path, default=None)
+        plugin.add_arguments(one)
+        one.set_defaults(report_run=plugin.run)
     return p
 
 
@@ -117,6 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
     if args.command == "query":
         return _query(args)
+    if args.command == "report":
+        config = _load(_config_path(args.config))
+        return 1 if config is None else args.report_run(args, config)
     return 2
 
 
@@ -150,7 +172,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
-    from netmon.sinks.local import LOCAL_FILE, run_query
+    from netmon.sinks.local import LOCAL_FILE
+    from netmon.sinks.query import QueryError, run_query
 
     config = _load(_config_path(args.config))
     if config is None:
@@ -163,9 +186,12 @@ def _query(args: argparse.Namespace) -> int:
         out = run_query(
             config.settings.state_dir / LOCAL_FILE, target=args.target, link=args.link,
             since_s=args.since, field=args.field, fmt=args.format,
-            measurement=args.measurement,
+            measurement=args.measurement, until=args.until, agg=args.agg, every_s=args.every,
+            where=args.where, known_targets=[t.name for t in config.targets],
+            known_links=[x for t in config.targets for link in t.links
+                         for x in (link.name, link.if_name) if x],
         )
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, QueryError) as exc:
         print(str(exc), file=sys.stderr)
         return 1
     sys.stdout.write(out)

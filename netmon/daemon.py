@@ -30,6 +30,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExe
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from netmon.capacity.recorder import CapacityRecorder
 from netmon.config import Config, ConfigError, Target, load_config
 from netmon.model import INTERFACE, POLL_ISSUE, Collector, Sink
 from netmon.poll import PollResult, build_collectors, collectors_for, open_session, poll_target
@@ -75,6 +76,7 @@ class Daemon:
         self.engine = RateEngine()
         self.collectors: dict[str, Collector] = build_collectors(config.settings)
         self.sinks: list[Sink] = []
+        self.capacity: CapacityRecorder | None = None  # roll-ups, whatever the sink
         self.notifier = SdNotifier()
         self.scheduler: AsyncIOScheduler | None = None
         self._client: SnmpClient | None = None
@@ -146,6 +148,8 @@ class Daemon:
                 samples = [s for s in samples if s.measurement != POLL_ISSUE]
             for sink in self.sinks:
                 await sink.write(samples)
+            if self.capacity is not None:
+                self.capacity.observe(target, result.samples, result.error is None, result.ts)
         except asyncio.CancelledError:
             # Only stop() cancels a poll, after its grace period: nothing was
             # collected in this slot, and the scheduler need not log a traceback.
@@ -192,6 +196,7 @@ class Daemon:
         settings = self.config.settings
         try:
             self.sinks = build_sinks(settings.storage, settings.state_dir)
+            self.capacity = CapacityRecorder(settings.capacity, settings.state_dir, self.sinks)
             for sink in self.sinks:
                 start = getattr(sink, "start", None)
                 if start is not None:
@@ -305,6 +310,8 @@ class Daemon:
         # Never cancel a sink's close: that would lose what is still in memory.
         # Each sink bounds its own close (InfluxSink: close_timeout, 6 s, then
         # the rest goes to the spool), which keeps the whole stop within 10 s.
+        if self.capacity is not None:
+            await self.capacity.aclose()
         for sink in self.sinks:
             await sink.aclose()
         if self._http_runner is not None:

@@ -24,6 +24,8 @@ INTERFACE = "interface"
 COUNTER_RESET = "counter_reset"
 DEVICE = "device"
 POLL_ISSUE = "poll_issue"
+LINK_DAILY = "link_daily"
+"""Daily roll-up per link (p95, max, mean, bytes), written by netmon.capacity."""
 ALERT = "alert"
 """Alert events (fired, resolved), written to the sinks for history."""
 

@@ -4,7 +4,7 @@ Step: YAML. **YAML** -> scheduler -> collectors -> samples -> rates -> (sinks,
 alerts) -> notifiers. As Telegraf's ``inputs.Add``: a package registers its
 plugins when it is imported (a name, its options model with defaults, a
 factory), and ``netmon.config`` builds its settings model from this registry.
-Adding a collector, rule or notifier touches only its own folder.
+Adding a collector, rule, notifier or ``netmon report`` touches only its own folder.
 
 This module imports nothing of netmon's but the model, so every package can
 import it without a circle. ``load()`` imports the built-in packages by name
@@ -24,18 +24,21 @@ __all__ = [
     "BUILTIN_PACKAGES",
     "CollectorPlugin",
     "Plugin",
+    "ReportPlugin",
     "collectors",
     "load",
     "notifiers",
     "register_collector",
     "register_notifier",
+    "register_report",
     "register_rule",
     "register_section",
+    "reports",
     "rules",
     "sections",
 ]
 
-BUILTIN_PACKAGES = ("netmon.httpapi", "netmon.sinks", "collectors", "alerts")
+BUILTIN_PACKAGES = ("netmon.httpapi", "netmon.sinks", "netmon.capacity", "collectors", "alerts")
 """Imported by ``load()``; each registers its plugins in its ``__init__``/module body."""
 
 
@@ -61,10 +64,22 @@ class Plugin:
     factory: Callable[[Any], Any]
 
 
+@dataclass(frozen=True, slots=True)
+class ReportPlugin:
+    """``netmon report NAME``: ``add_arguments(parser)`` adds its options (``--config`` is
+    there already); ``run(args, config)`` prints the report and returns the exit status."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[Any], None]
+    run: Callable[[Any, Any], int]
+
+
 _sections: dict[str, type[BaseModel]] = {}
 _collectors: dict[str, CollectorPlugin] = {}
 _rules: dict[str, Plugin] = {}
 _notifiers: dict[str, Plugin] = {}
+_reports: dict[str, ReportPlugin] = {}
 _loaded = False
 
 
@@ -107,6 +122,16 @@ def register_notifier(name: str, options: type[BaseModel],
     _register(_notifiers, "notifier", Plugin(name, options, factory))
 
 
+def register_report(name: str, help: str, add_arguments: Callable[[Any], None],
+                    run: Callable[[Any, Any], int]) -> None:
+    """A ``netmon report`` subcommand (capacity, coverage ...)."""
+    plugin = ReportPlugin(name, help, add_arguments, run)
+    known = _reports.get(name)
+    if known is not None and known != plugin:
+        raise ValueError(f"report {name!r} is registered twice")
+    _reports[name] = plugin
+
+
 def load() -> None:
     """Import the built-in plugin packages once, so that they register."""
     global _loaded
@@ -135,3 +160,8 @@ def rules() -> Mapping[str, Plugin]:
 def notifiers() -> Mapping[str, Plugin]:
     load()
     return dict(_notifiers)
+
+
+def reports() -> Mapping[str, ReportPlugin]:
+    load()
+    return dict(_reports)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything netmon and its tests need on a Debian machine (run as root):
 #  - Debian packages for the real test peers (Net-SNMP snmpd, VictoriaMetrics,
-#    Alertmanager, systemd-analyze, sqlite3) and python3-venv;
+#    Alertmanager, systemd-analyze, sqlite3, headless Chromium for the HTML
+#    report) and python3-venv;
 #  - a separate venv on /usr/bin/python3 for snmpsim, with the snmpsim-data
 #    recordings (scripts/deps.sh says why it is separate);
 #  - the project itself, with its test extras, in ./.venv.
@@ -13,7 +14,9 @@ cd "$(dirname "$0")/.."
 
 apt_install /usr/sbin/snmpd /usr/bin/snmpget /usr/bin/victoria-metrics \
             /usr/bin/prometheus-alertmanager /usr/bin/systemd-analyze /usr/bin/sqlite3 \
-  -- snmpd snmp victoria-metrics prometheus-alertmanager systemd python3-venv sqlite3
+            /usr/bin/chromium /usr/bin/chromedriver \
+  -- snmpd snmp victoria-metrics prometheus-alertmanager systemd python3-venv sqlite3 \
+     chromium chromium-driver
 # The Debian snmpd and victoria-metrics packages may start system services; the
 # tests run their own instances on free loopback ports and need none of them.
 snmpsim_venv snmpsim-data & sim=$!

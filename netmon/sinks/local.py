@@ -1,7 +1,7 @@
 """Embedded local store (step: rates -> storage, when no InfluxDB is configured).
 
 SQLite in WAL mode at ``<state_dir>/netmon.sqlite``; ``netmon query`` reads it
-(see ``run_query``) while the daemon writes, which WAL allows.
+(``netmon.sinks.query.run_query``) while the daemon writes, which WAL allows.
 
 One row per field value: ``points(ts_ns, measurement, target, if_name, link,
 field, value, tagset_id)``. ``value`` has no declared type, so SQLite keeps
@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
-import io
 import json
 import logging
 import sqlite3
@@ -34,12 +32,12 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from netmon.model import Sample
 from netmon.sinks.lineproto import timestamp_ns
+from netmon.sinks.query import run_query  # what netmon query prints; kept importable here
 from netmon.sinks.stats import SinkStats
 from netmon.units import Duration
 
@@ -288,73 +286,4 @@ def _select(
     return out
 
 
-def run_query(
-    db_path: Path,
-    *,
-    target: str | None,
-    link: str | None,
-    since_s: float,
-    field: str | None,
-    fmt: Literal["table", "csv", "json"],
-    measurement: str = "interface",
-    now: float | None = None,
-) -> str:
-    """What ``netmon query`` prints: the local store's points as a table, CSV or JSON."""
-    db_path = Path(db_path)
-    if not db_path.exists():
-        raise FileNotFoundError(f"no local store at {db_path} (is netmon writing to InfluxDB?)")
-    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        db.execute("PRAGMA busy_timeout=5000")
-        rows = _select(db, target, link, since_s, field, measurement,
-                       now if now is not None else time.time())
-    finally:
-        db.close()
-    if fmt == "json":
-        return json.dumps(
-            [{k: r[k] for k in ("ts", "target", "link", "ifName", "field", "value", "tags")}
-             for r in rows],
-            indent=2, ensure_ascii=False,
-        ) + "\n"
-    if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["ts", "target", "link", "ifName", "field", "value"])
-        for r in rows:
-            w.writerow([r["ts"], r["target"], r["link"] or "", r["ifName"] or "", r["field"],
-                        _fmt_value(r["value"], exact=True)])
-        return buf.getvalue()
-    if fmt == "table":
-        header = ("ts", "target", "link/ifName", "field", "value")
-        table = [header] + [
-            (r["ts"], r["target"], r["link"] or r["ifName"] or "-", r["field"],
-             _fmt_value(r["value"]))
-            for r in rows
-        ]
-        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-        lines = []
-        for row in table:
-            cells = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=False)]
-            value = row[-1]
-            cells.append(value.rjust(widths[-1]) if row is not table[0] and _numeric(value)
-                         else value.ljust(widths[-1]))
-            lines.append("  ".join(cells).rstrip())
-        if not rows:
-            lines.append("(no points)")
-        return "\n".join(lines) + "\n"
-    raise ValueError(f"unknown format {fmt!r} (table, csv, json)")
-
-
-def _fmt_value(value: object, exact: bool = False) -> str:
-    """Floats: exact (repr) for CSV, 3 decimals without trailing zeros for the table."""
-    if isinstance(value, float) and not exact and abs(value) < 1e15:
-        return f"{value:.3f}".rstrip("0").rstrip(".")
-    return repr(value) if isinstance(value, float) else str(value)
-
-
-def _numeric(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+__all__ = ["LOCAL_FILE", "LocalStore", "LocalStoreOptions", "run_query"]
