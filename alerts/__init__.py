@@ -5,4 +5,4 @@ Step: rates -> **alert engine** -> notifiers. Rules read derived samples
 registers the ``notifications`` section and each receiver kind.
 """
 
-from alerts import dispatch as _dispatch  # noqa: F401  (registers "notifications")
+from alerts import dispatch as _dispatch  # noqa: F401  (registers "notifications" and the receivers)
