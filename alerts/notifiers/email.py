@@ -66,11 +66,12 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "resolved_tag": "RESOLVED",
         "firing": "Firing",
         "resolved": "Resolved",
-        "intro_firing": "{n} alert(s) firing",
-        "intro_resolved": "{n} alert(s) resolved",
+        "intro_firing": "{n} alert{s} firing",
+        "intro_resolved": "{n} alert{s} resolved",
         "since": "Since",
         "ended": "Resolved at",
         "lasted": "lasted",
+        "for": "for",
         "value": "Value",
         "description": "Description",
         "labels": "Labels",
@@ -87,6 +88,7 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "since": "Bắt đầu",
         "ended": "Khắc phục lúc",
         "lasted": "kéo dài",
+        "for": "đã kéo dài",
         "value": "Giá trị",
         "description": "Mô tả",
         "labels": "Nhãn",
@@ -109,6 +111,10 @@ def _span(seconds: float) -> str:
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
+def _plural(n: int) -> str:
+    return "" if n == 1 else "s"  # Vietnamese templates do not use it
+
+
 def _group_name(notification: Notification) -> str:
     labels = dict(notification.group_labels) or common_labels(notification.alerts)
     name = labels.pop("alertname", "")
@@ -116,12 +122,13 @@ def _group_name(notification: Notification) -> str:
     return " ".join(part for part in (name, rest) if part) or "netmon"
 
 
-def _alert_block(alert: Alert, text: Mapping[str, str]) -> list[str]:
+def _alert_block(alert: Alert, text: Mapping[str, str], now: datetime) -> list[str]:
     severity = alert.labels.get("severity", "")
     title = alert.annotations.get("summary") or alert.name or alert.fingerprint
     lines = [f"* [{severity}] {title}" if severity else f"* {title}"]
     if alert.state == "firing":
-        lines.append(f"  {text['since']}: {_when(alert.starts_at)}")
+        lines.append(f"  {text['since']}: {_when(alert.starts_at)} "
+                     f"({text['for']} {_span((now - alert.starts_at).total_seconds())})")
     else:
         ended = alert.ends_at or alert.starts_at
         lines.append(f"  {text['since']}: {_when(alert.starts_at)}")
@@ -150,9 +157,9 @@ def render(notification: Notification, language: str) -> tuple[str, str]:
         subject = f"[{text['resolved_tag']}] {group}"
     intro = []
     if firing:
-        intro.append(text["intro_firing"].format(n=len(firing)))
+        intro.append(text["intro_firing"].format(n=len(firing), s=_plural(len(firing))))
     if resolved:
-        intro.append(text["intro_resolved"].format(n=len(resolved)))
+        intro.append(text["intro_resolved"].format(n=len(resolved), s=_plural(len(resolved))))
     lines = [f"{'; '.join(intro)}: {group}", ""]
     for title, alerts in ((text["firing"], firing), (text["resolved"], resolved)):
         if not alerts:
@@ -160,7 +167,7 @@ def render(notification: Notification, language: str) -> tuple[str, str]:
         heading = f"{title} ({len(alerts)})"
         lines += [heading, "=" * len(heading), ""]
         for alert in alerts:
-            lines += [*_alert_block(alert, text), ""]
+            lines += [*_alert_block(alert, text, notification.created), ""]
     lines += ["-- ", text["footer"].format(receiver=notification.receiver), ""]
     return subject, "\n".join(lines)
 
