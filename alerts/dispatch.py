@@ -40,10 +40,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from alerts.delivery import DeliveryStore, LogEntry, decode, encode
-from alerts.notifiers import KINDS, Receiver
+from alerts.notifiers import KINDS, Receiver, ReceiverBase
 from alerts.notifiers.base import DeliveryError, Notification, ReceiverContext
 from alerts.notifiers.log import LogNotifier
 from alerts.route import Route, RouteOptions, build_routes
@@ -59,6 +59,8 @@ LOG_RECEIVER = "log"
 DB_NAME = "alerts.sqlite"
 CLOSE_BUDGET_S = 3.0
 """``aclose`` delivers what it can this long; the rest stays queued (daemon stop: 10 s)."""
+RETRY_AFTER_MAX_S = 3600.0
+"""A receiver's Retry-After (HTTP 429) is honoured up to this long."""
 LOG_RETENTION_S = 5 * 86400.0
 """Notification-log entries not refreshed this long are forgotten (Alertmanager: 5 days)."""
 
@@ -68,34 +70,44 @@ class NotificationsOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    route: RouteOptions = Field(default_factory=RouteOptions)
+    # receivers first: the route's validator checks the names against them.
     receivers: tuple[Receiver, ...] = ()  # type: ignore[valid-type]
+    route: RouteOptions = Field(default_factory=RouteOptions)
     retry_backoff_s: Duration = Field(10.0, alias="retry_backoff")
     """First wait after a failed delivery; doubles per attempt (with jitter)."""
     retry_backoff_max_s: Duration = Field(300.0, alias="retry_backoff_max")
     max_age_s: Duration = Field(86400.0, alias="max_age")
     """An undelivered notification older than this is dropped (logged and counted)."""
 
-    @model_validator(mode="after")
-    def _receivers_known(self) -> NotificationsOptions:
-        names = [r.name for r in self.receivers]
+    @field_validator("receivers")
+    @classmethod
+    def _unique_names(cls, receivers: tuple[ReceiverBase, ...]) -> tuple[ReceiverBase, ...]:
+        names = [r.name for r in receivers]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise ValueError(f"receivers: {', '.join(dup)} defined twice")
-        if self.route.matchers or self.route.continue_:
-            raise ValueError("route: the root route matches every alert; "
-                             "matchers and continue belong to its routes")
+            raise ValueError(f"receiver {', '.join(dup)} is defined twice")
+        return receivers
+
+    @field_validator("route")
+    @classmethod
+    def _known_receivers(cls, route: RouteOptions, info: ValidationInfo) -> RouteOptions:
+        if route.matchers or route.continue_:
+            raise ValueError("the root route matches every alert; matchers and continue "
+                             "belong to its routes")
+        if "receivers" not in info.data:
+            return route  # the receivers have errors of their own
+        names = [r.name for r in info.data["receivers"]]
 
         def check(node: RouteOptions, where: str) -> None:
             if node.receiver is not None and node.receiver not in names:
                 known = ", ".join(names) or "none defined"
-                raise ValueError(f"{where}.receiver: unknown receiver {node.receiver!r} "
+                raise ValueError(f"{where}receiver: unknown receiver {node.receiver!r} "
                                  f"(receivers: {known})")
             for i, child in enumerate(node.routes):
-                check(child, f"{where}.routes[{i}]")
+                check(child, f"{where}routes[{i}].")
 
-        check(self.route, "route")
-        return self
+        check(route, "")
+        return route
 
 
 register_section("notifications", NotificationsOptions)
@@ -450,7 +462,7 @@ class Dispatcher:
             return
         wait = self._backoff(attempts)
         if retry_after_s is not None:
-            wait = max(wait, min(retry_after_s, self.options.retry_backoff_max_s))
+            wait = max(wait, min(retry_after_s, RETRY_AFTER_MAX_S))
         store.postpone(queued_id, time.time() + wait, error)
         log.warning("notification to %s failed (attempt %d), retrying in %.1f s: %s",
                     rx.name, attempts + 1, wait, error)

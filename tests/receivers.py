@@ -131,6 +131,12 @@ class WebhookServer:
 
     statuses: list[int] = field(default_factory=list)
     hang: bool = False
+    echo_headers: bool = False
+    """Error answers carry the request's headers (as some proxies do)."""
+    retry_after: str | None = None
+    """Retry-After on 429 answers."""
+    ssl_context: Any = None
+    """Serve HTTPS with this server context."""
     requests: list[Received] = field(default_factory=list)
     delivered: list[Received] = field(default_factory=list)
     port: int = 0
@@ -138,7 +144,8 @@ class WebhookServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/hook"
 
     async def _handle(self, request: web.Request) -> web.Response:
         got = Received(dict(request.headers), await request.read())
@@ -148,14 +155,18 @@ class WebhookServer:
         status = self.statuses.pop(0) if self.statuses else 200
         if 200 <= status < 300:
             self.delivered.append(got)
-        return web.Response(status=status, text="ok" if status < 300 else "nope")
+        text = "ok" if status < 300 else "nope"
+        if self.echo_headers and status >= 300:
+            text = json.dumps({k: got.headers.get(k) for k in ("Authorization", "Host")})
+        headers = {"Retry-After": self.retry_after} if status == 429 and self.retry_after else {}
+        return web.Response(status=status, text=text, headers=headers)
 
     async def start(self) -> WebhookServer:
         app = web.Application()
         app.router.add_post("/hook", self._handle)
         self._runner = web.AppRunner(app, shutdown_timeout=0.1)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return self

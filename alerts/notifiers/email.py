@@ -20,7 +20,7 @@ import aiosmtplib
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from alerts.notifiers.base import DeliveryError, Notification, ReceiverContext, common_labels
-from alerts.notifiers.http import tls_context
+from alerts.notifiers.http import redact, tls_context
 from netmon.model import Alert
 from netmon.plugins import register_notifier
 from netmon.secrets import Secret
@@ -199,6 +199,13 @@ class EmailNotifier:
                                      datetime.now(UTC)))
 
     async def send(self, notification: Notification) -> None:
+        try:
+            await self._send(notification)
+        except DeliveryError as exc:
+            secret = self.options.password.get_secret_value() if self.options.password else ""
+            raise DeliveryError(redact(str(exc), [secret]), retryable=exc.retryable) from None
+
+    async def _send(self, notification: Notification) -> None:
         opts = self.options
         where = f"smtp {opts.host}:{opts.effective_port}"
         try:
