@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import sqlite3
 import time
 import uuid
 from collections.abc import Sequence
@@ -59,6 +60,8 @@ LOG_RECEIVER = "log"
 DB_NAME = "alerts.sqlite"
 CLOSE_BUDGET_S = 3.0
 """``aclose`` delivers what it can this long; the rest stays queued (daemon stop: 10 s)."""
+STORE_RETRY_S = 1.0
+"""After a failed SQLite statement (locked, disk full), try again this much later."""
 RETRY_AFTER_MAX_S = 3600.0
 """A receiver's Retry-After (HTTP 429) is honoured up to this long."""
 LOG_RETENTION_S = 5 * 86400.0
@@ -274,10 +277,21 @@ class Dispatcher:
         if self._pending is not None:
             alerts, now = self._pending
             self._pending = None
-            self._regroup(alerts, now, t)
+            try:
+                self._regroup(alerts, now, t)
+            except sqlite3.Error as exc:
+                # Grouping is in memory and done; a batch for Alertmanager was not
+                # queued, and the next resend carries its alerts again.
+                log.error("notifications: cannot queue (%s): %s", self.state_dir / DB_NAME, exc)
         for group in list(self._groups.values()):
             if group.next_flush <= t:
-                self._flush(group, t)
+                try:
+                    self._flush(group, t)
+                except sqlite3.Error as exc:
+                    log.error("notifications: cannot queue for %s (%s), retrying in %g s: %s",
+                              group.receiver, self.state_dir / DB_NAME, STORE_RETRY_S, exc)
+                    group.next_flush = t + STORE_RETRY_S
+                    continue
                 group.next_flush = t + group.route.group_interval_s
 
     def _regroup(self, alerts: Sequence[Alert], now: datetime, t: float) -> None:
@@ -330,15 +344,16 @@ class Dispatcher:
             return
         new_entry = LogEntry(now_firing, now_resolved, t)
         send = firing + (resolved if rx.send_resolved else [])
-        self._log[gid] = new_entry
         if not send:
             assert self._store is not None
             self._store.write_log(group.receiver, group.key, new_entry)
-            return
-        send.sort(key=lambda a: (a.state != "firing", a.starts_at, a.fingerprint))
-        note = Notification(group.receiver, group.key, group.labels, send,
-                            datetime.fromtimestamp(t, UTC), uuid.uuid4().hex)
-        self._queue(rx, note, t, log_key=group.key, entry=new_entry)
+        else:
+            send.sort(key=lambda a: (a.state != "firing", a.starts_at, a.fingerprint))
+            note = Notification(group.receiver, group.key, group.labels, send,
+                                datetime.fromtimestamp(t, UTC), uuid.uuid4().hex)
+            self._queue(rx, note, t, log_key=group.key, entry=new_entry)
+        # Only once persisted: a failed write is tried again at the next look.
+        self._log[gid] = new_entry
 
     @staticmethod
     def _needs_update(entry: LogEntry | None, firing: frozenset[str],
@@ -388,13 +403,28 @@ class Dispatcher:
     async def _deliver(self, rx: _Receiver) -> None:
         """One receiver's queue, oldest first; only this task waits on this receiver."""
         while True:
+            try:
+                done = await self._deliver_next(rx)
+            except sqlite3.Error as exc:
+                log.error("notifications: queue of %s unreadable (%s), retrying in %g s: %s",
+                          rx.name, self.state_dir / DB_NAME, STORE_RETRY_S, exc)
+                if self._closing:
+                    return
+                await asyncio.sleep(STORE_RETRY_S)
+                continue
+            if done:
+                return
+
+    async def _deliver_next(self, rx: _Receiver) -> bool:
+        """Deliver or wait for the head of the queue; True when the task should end."""
+        while True:
             store = self._store
             if store is None:
-                return
+                return True
             head = store.head(rx.name)
             if head is None:
                 if self._closing:
-                    return
+                    return True
                 rx.wake.clear()
                 await rx.wake.wait()
                 continue
@@ -409,7 +439,7 @@ class Dispatcher:
                 continue
             if head.next_try > now:
                 if self._closing:
-                    return
+                    return True
                 rx.wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(rx.wake.wait(), head.next_try - now)
