@@ -64,6 +64,7 @@ STORE_RETRY_S = 1.0
 """After a failed SQLite statement (locked, disk full), try again this much later."""
 RETRY_AFTER_MAX_S = 3600.0
 """A receiver's Retry-After (HTTP 429) is honoured up to this long."""
+PRUNE_EVERY_S = 3600.0
 LOG_RETENTION_S = 5 * 86400.0
 """Notification-log entries not refreshed this long are forgotten (Alertmanager: 5 days)."""
 
@@ -185,14 +186,14 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._last_prune = 0.0
 
     # -- the API -------------------------------------------------------------
 
     async def start(self) -> None:
         """Open the persisted queue, resume undelivered notifications, start the tasks."""
         self._store = DeliveryStore(self.state_dir / DB_NAME)
-        self._store.prune_log(time.time() - max(LOG_RETENTION_S,
-                                                2 * self._max_repeat_interval()))
+        self._prune(time.time())
         self._log = self._store.log_entries()
         counts = self._store.counts()
         for name, n in sorted(counts.items()):
@@ -201,7 +202,8 @@ class Dispatcher:
                 log.info("notifications: %d undelivered for receiver %s, resuming", n, name)
             else:
                 log.warning("notifications: %d undelivered for receiver %s, which is no "
-                            "longer configured; kept until max_age", n, name)
+                            "longer configured; kept for max_age in case it comes back",
+                            n, name)
         loop = asyncio.get_running_loop()
         for rx in self._receivers.values():
             rx.wake = asyncio.Event()
@@ -256,13 +258,31 @@ class Dispatcher:
 
     # -- dispatching ---------------------------------------------------------
 
-    def _max_repeat_interval(self) -> float:
-        return max(r.repeat_interval_s for r in self.root.walk())
+    def _prune(self, t: float) -> None:
+        """Forget log entries of groups long gone, and rows past max_age queued for
+        receivers no longer configured (each receiver's task drops its own)."""
+        assert self._store is not None
+        self._last_prune = t
+        keep_s = max(LOG_RETENTION_S, 2 * max(r.repeat_interval_s for r in self.root.walk()))
+        self._store.prune_log(t - keep_s)
+        self._log = {k: e for k, e in self._log.items() if e.sent_at >= t - keep_s}
+        dropped = self._store.prune_queue(t - self.options.max_age_s, keep=self._receivers)
+        if dropped:
+            log.error("notifications: %d undelivered for receivers no longer configured "
+                      "dropped after max_age", dropped)
 
     async def _run(self) -> None:
         while True:
             self._wake.clear()
-            self._step(time.time())
+            t = time.time()
+            try:
+                self._step(t)
+                if t - self._last_prune > PRUNE_EVERY_S:
+                    self._prune(t)
+            except Exception:
+                # A bug here must not end every notification: log it, go on.
+                log.exception("notifications: dispatching failed; trying again")
+                await asyncio.sleep(STORE_RETRY_S)
             if self._closing:
                 return
             await self._sleep()
