@@ -272,14 +272,14 @@ async def test_update_never_blocks(tmp_path: Path) -> None:
 
 
 async def test_the_log_receiver_is_always_on(tmp_path: Path, caplog) -> None:
-    caplog.set_level(logging.INFO, logger="netmon.alerts")
+    caplog.set_level(logging.INFO, logger="netmon.alerts.notify")
     a1 = make_alert("a1", started_s_ago=5)
     d = Dispatcher(options(route={"group_wait": "50ms", "group_interval": "50ms"}), tmp_path)
     await d.start()
     await feed(d, [a1], 0.3)
     await feed(d, [make_alert("a1", "resolved", starts_at=a1.starts_at)], 0.3)
     await d.aclose()
-    lines = [r.getMessage() for r in caplog.records if r.name == "netmon.alerts"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "netmon.alerts.notify"]
     assert len(lines) == 2
     assert lines[0].startswith("alert firing since ")
     assert "alertname=link_utilisation_high severity=warning device=hni-core-a" in lines[0]
