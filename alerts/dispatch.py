@@ -35,7 +35,7 @@ import random
 import sqlite3
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,6 +65,9 @@ STORE_RETRY_S = 1.0
 RETRY_AFTER_MAX_S = 3600.0
 """A receiver's Retry-After (HTTP 429) is honoured up to this long."""
 PRUNE_EVERY_S = 3600.0
+YIELD_EVERY_ALERTS = 1000
+YIELD_EVERY_GROUPS = 50
+"""The dispatch step lets the event loop run after this many alerts / groups."""
 LOG_RETENTION_S = 5 * 86400.0
 """Notification-log entries not refreshed this long are forgotten (Alertmanager: 5 days)."""
 
@@ -133,9 +136,11 @@ class _Receiver:
     queued: int = 0
     last_error: str = ""
 
-    @property
-    def bypasses_grouping(self) -> bool:
-        return bool(getattr(self.notifier, "bypasses_grouping", False))
+    bypasses_grouping: bool = False
+    """Alertmanager: gets ``select``ed batches at each update instead of groups."""
+
+    def __post_init__(self) -> None:
+        self.bypasses_grouping = bool(getattr(self.notifier, "bypasses_grouping", False))
 
 
 @dataclass(eq=False)
@@ -148,9 +153,13 @@ class _Group:
     next_flush: float
 
 
-def _episode(alert: Alert) -> str:
-    """An episode: one alert from the time it started firing until it resolved."""
-    return f"{alert.fingerprint}@{alert.starts_at.astimezone(UTC).isoformat()}"
+@dataclass(frozen=True, slots=True)
+class _Destination:
+    receiver: str
+    gid: tuple[str, str] | None
+    """(receiver, group key); None for a receiver that bypasses grouping."""
+    route: Route
+    group_labels: dict[str, str]
 
 
 def _group_key(route: Route, labels: dict[str, str]) -> str:
@@ -187,6 +196,8 @@ class Dispatcher:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._last_prune = 0.0
+        self._routed: dict[str, tuple[Mapping[str, str], tuple[_Destination, ...]]] = {}
+        self._episodes: dict[str, tuple[datetime, str]] = {}
 
     # -- the API -------------------------------------------------------------
 
@@ -276,7 +287,7 @@ class Dispatcher:
             self._wake.clear()
             t = time.time()
             try:
-                self._step(t)
+                await self._step(t)
                 if t - self._last_prune > PRUNE_EVERY_S:
                     self._prune(t)
             except Exception:
@@ -293,20 +304,30 @@ class Dispatcher:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 
-    def _step(self, t: float) -> None:
+    async def _step(self, t: float) -> None:
+        """Apply the latest update, then look at every group that is due.
+
+        It yields to the event loop every few hundred alerts and groups, so
+        that thousands of alerts at once never hold up polling.
+        """
         if self._pending is not None:
             alerts, now = self._pending
             self._pending = None
             try:
-                self._regroup(alerts, now, t)
+                await self._regroup(alerts, now, t)
             except sqlite3.Error as exc:
                 # Grouping is in memory and done; a batch for Alertmanager was not
                 # queued, and the next resend carries its alerts again.
                 log.error("notifications: cannot queue (%s): %s", self.state_dir / DB_NAME, exc)
+        looked = 0
         for group in list(self._groups.values()):
             if group.next_flush <= t:
+                looked += 1
+                if looked % YIELD_EVERY_GROUPS == 0:
+                    await asyncio.sleep(0)
                 try:
-                    self._flush(group, t)
+                    if self._flush(group, t):
+                        await asyncio.sleep(0)  # a notification was encoded and queued
                 except sqlite3.Error as exc:
                     log.error("notifications: cannot queue for %s (%s), retrying in %g s: %s",
                               group.receiver, self.state_dir / DB_NAME, STORE_RETRY_S, exc)
@@ -314,24 +335,46 @@ class Dispatcher:
                     continue
                 group.next_flush = t + group.route.group_interval_s
 
-    def _regroup(self, alerts: Sequence[Alert], now: datetime, t: float) -> None:
+    def _destinations(self, labels: Mapping[str, str]) -> tuple[_Destination, ...]:
+        """Where alerts with these labels go: receiver, group id and labels, route."""
+        matched = [(r.receiver, r) for r in self.root.match(labels) if r.receiver is not None]
+        matched.append((LOG_RECEIVER, self.root))
+        out = []
+        for receiver, route in matched:
+            if self._receivers[receiver].bypasses_grouping:
+                out.append(_Destination(receiver, None, route, {}))
+                continue
+            group_labels = route.group_labels(labels)
+            out.append(_Destination(receiver, (receiver, _group_key(route, group_labels)),
+                                    route, group_labels))
+        return tuple(out)
+
+    async def _regroup(self, alerts: Sequence[Alert], now: datetime, t: float) -> None:
         wanted: dict[tuple[str, str], tuple[Route, dict[str, str], dict[str, Alert]]] = {}
         direct: dict[str, dict[str, Alert]] = {}
-        for alert in alerts:
+        # An alert's labels are fixed by its fingerprint: route each one once, not
+        # at every evaluation (the cache keeps only the alerts of this update).
+        known, cache = self._routed, {}
+        for n, alert in enumerate(alerts):
+            if n % YIELD_EVERY_ALERTS == YIELD_EVERY_ALERTS - 1:
+                await asyncio.sleep(0)
             if alert.silenced or alert.inhibited:
                 continue
-            matched = [(r.receiver, r) for r in self.root.match(alert.labels)
-                       if r.receiver is not None]
-            matched.append((LOG_RECEIVER, self.root))
-            for receiver, route in matched:
-                rx = self._receivers[receiver]
-                if rx.bypasses_grouping:
-                    direct.setdefault(receiver, {})[alert.fingerprint] = alert
+            hit = known.get(alert.fingerprint)
+            if hit is None or (hit[0] is not alert.labels and hit[0] != alert.labels):
+                hit = (alert.labels, self._destinations(alert.labels))
+            cache[alert.fingerprint] = hit
+            for dest in hit[1]:
+                if dest.gid is None:
+                    direct.setdefault(dest.receiver, {})[alert.fingerprint] = alert
                     continue
-                labels = route.group_labels(alert.labels)
-                key = _group_key(route, labels)
-                entry = wanted.setdefault((receiver, key), (route, labels, {}))
+                entry = wanted.get(dest.gid)
+                if entry is None:
+                    entry = wanted[dest.gid] = (dest.route, dest.group_labels, {})
                 entry[2][alert.fingerprint] = alert
+        self._routed = cache
+        if len(self._episodes) > 2 * len(cache) + 1000:
+            self._episodes = {fp: e for fp, e in self._episodes.items() if fp in cache}
         for gid in self._groups.keys() - wanted.keys():
             del self._groups[gid]
         for gid, (route, labels, members) in wanted.items():
@@ -351,17 +394,18 @@ class Dispatcher:
                 if batch:
                     self._enqueue_direct(rx, batch, now)
 
-    def _flush(self, group: _Group, t: float) -> None:
+    def _flush(self, group: _Group, t: float) -> bool:
+        """Queue the group's notification if it needs one; True if it did."""
         rx = self._receivers[group.receiver]
         firing = [a for a in group.alerts.values() if a.state == "firing"]
         resolved = [a for a in group.alerts.values() if a.state != "firing"]
-        now_firing = frozenset(_episode(a) for a in firing)
-        now_resolved = frozenset(_episode(a) for a in resolved)
+        now_firing = frozenset(self._episode(a) for a in firing)
+        now_resolved = frozenset(self._episode(a) for a in resolved)
         gid = (group.receiver, group.key)
         entry = self._log.get(gid)
         if not self._needs_update(entry, now_firing, now_resolved, rx.send_resolved,
                                   group.route.repeat_interval_s, t):
-            return
+            return False
         new_entry = LogEntry(now_firing, now_resolved, t)
         send = firing + (resolved if rx.send_resolved else [])
         if not send:
@@ -374,6 +418,16 @@ class Dispatcher:
             self._queue(rx, note, t, log_key=group.key, entry=new_entry)
         # Only once persisted: a failed write is tried again at the next look.
         self._log[gid] = new_entry
+        return bool(send)
+
+    def _episode(self, alert: Alert) -> str:
+        """An episode: one alert from the time it started firing until it resolved."""
+        known = self._episodes.get(alert.fingerprint)
+        if known is not None and known[0] == alert.starts_at:
+            return known[1]
+        episode = f"{alert.fingerprint}@{alert.starts_at.astimezone(UTC).isoformat()}"
+        self._episodes[alert.fingerprint] = (alert.starts_at, episode)
+        return episode
 
     @staticmethod
     def _needs_update(entry: LogEntry | None, firing: frozenset[str],
