@@ -225,7 +225,11 @@ class Dispatcher:
             self._wake.set()
 
     def update(self, alerts: Sequence[Alert], now: datetime) -> None:
-        """Hand over every active alert (non-blocking: the dispatch task does the work)."""
+        """Hand over every active alert (non-blocking: the dispatch task does the work).
+
+        Call it from the event loop's thread. Only the latest call counts: if
+        two come before the dispatch task runs, the first is superseded.
+        """
         self._pending = (list(alerts), now)
         self._wake.set()
 
