@@ -64,7 +64,8 @@ async def _post(session: aiohttp.ClientSession, url: str, body: bytes,
                 headers: Mapping[str, str], *, timeout_s: float,
                 ssl_context: ssl.SSLContext | None) -> None:
     try:
-        async with session.post(url, data=body, headers=dict(headers), ssl=ssl_context,
+        tls = ssl_context if url.startswith("https:") and ssl_context is not None else True
+        async with session.post(url, data=body, headers=dict(headers), ssl=tls,
                                 timeout=aiohttp.ClientTimeout(total=timeout_s),
                                 allow_redirects=False) as resp:
             if 200 <= resp.status < 300:

@@ -315,3 +315,18 @@ async def test_update_before_start_and_close_without_start(tmp_path: Path) -> No
         await eventually(lambda: server.delivered)
         await d.aclose()
         await d.aclose()  # twice is harmless
+
+
+async def test_send_resolved_false_gets_firing_only(tmp_path: Path) -> None:
+    a1 = make_alert("a1")
+    async with WebhookServer() as server:
+        opts = options(route={"receiver": "noc", "group_wait": "50ms",
+                              "group_interval": "50ms"},
+                       receivers=[{**hook("noc", server), "send_resolved": False}])
+        d = Dispatcher(opts, tmp_path)
+        await d.start()
+        await feed(d, [a1], 0.3)
+        await feed(d, [make_alert("a1", "resolved", starts_at=a1.starts_at)], 0.3)
+        await feed(d, [make_alert("a1", started_s_ago=0)], 0.3)  # a new episode
+        await d.aclose()
+    assert [r.json()["status"] for r in server.delivered] == ["firing", "firing"]

@@ -164,3 +164,13 @@ async def test_secrets_never_print(tmp_path: Path, caplog: pytest.LogCaptureFixt
     assert HMAC_KEY not in shown
     assert TOKEN not in shown
     assert opts.receivers[0].webhook.hmac_key.get_secret_value() == HMAC_KEY
+
+
+async def test_notify_alone_implements_the_notifier_protocol() -> None:
+    async with WebhookServer() as server:
+        notifier = WebhookNotifier(WebhookOptions(url=server.url), ReceiverContext("noc"))
+        await notifier.notify([make_alert("a1"), make_alert("a2", link="ge-0/0/2")])
+        await notifier.aclose()
+    doc = server.delivered[0].json()
+    assert [a["fingerprint"] for a in doc["alerts"]] == ["a1", "a2"]
+    assert doc["commonLabels"]["device"] == "hni-core-a" and "link" not in doc["commonLabels"]
