@@ -137,6 +137,7 @@ class WebhookServer:
     """Retry-After on 429 answers."""
     ssl_context: Any = None
     """Serve HTTPS with this server context."""
+    host: str = "127.0.0.1"
     requests: list[Received] = field(default_factory=list)
     delivered: list[Received] = field(default_factory=list)
     port: int = 0
@@ -145,7 +146,8 @@ class WebhookServer:
     @property
     def url(self) -> str:
         scheme = "https" if self.ssl_context is not None else "http"
-        return f"{scheme}://127.0.0.1:{self.port}/hook"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}/hook"
 
     async def _handle(self, request: web.Request) -> web.Response:
         got = Received(dict(request.headers), await request.read())
@@ -166,7 +168,7 @@ class WebhookServer:
         app.router.add_post("/hook", self._handle)
         self._runner = web.AppRunner(app, shutdown_timeout=0.1)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
+        site = web.TCPSite(self._runner, self.host, 0, ssl_context=self.ssl_context)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return self

@@ -174,3 +174,12 @@ async def test_notify_alone_implements_the_notifier_protocol() -> None:
     doc = server.delivered[0].json()
     assert [a["fingerprint"] for a in doc["alerts"]] == ["a1", "a2"]
     assert doc["commonLabels"]["device"] == "hni-core-a" and "link" not in doc["commonLabels"]
+
+
+async def test_an_ipv6_webhook() -> None:
+    async with WebhookServer(host="::1") as server:
+        assert server.url.startswith("http://[::1]:")
+        notifier = WebhookNotifier(WebhookOptions(url=server.url), ReceiverContext("noc"))
+        await notifier.send(_note(make_alert()))
+        await notifier.aclose()
+    assert len(server.delivered) == 1
