@@ -10,6 +10,7 @@ dispatcher (``en`` or ``vi``).
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -30,6 +31,15 @@ __all__ = ["EmailNotifier", "EmailOptions", "render"]
 
 KIND = "email"
 _PORTS = {"starttls": 587, "tls": 465, "none": 25}
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class EmailOptions(BaseModel):
@@ -53,6 +63,9 @@ class EmailOptions(BaseModel):
     def _auth_pair(self) -> EmailOptions:
         if (self.username is None) != (self.password is None):
             raise ValueError("username and password go together")
+        if self.password is not None and self.security == "none" and not _loopback(self.host):
+            raise ValueError("a password is sent in clear over security: none; use starttls "
+                             "or tls (plain SMTP with a password only to a loopback relay)")
         return self
 
     @property

@@ -100,6 +100,10 @@ def test_an_empty_section_is_the_log_receiver_only() -> None:
     (("password: ${SMTP_PASSWORD}", "password: " + SMTP_PASSWORD),
      "netmon.yaml:25:19: notifications.receivers[1].email.password: secrets must not be "
      "written inline; use ${ENV_VAR}, file:PATH or credential:NAME"),
+    (("security: starttls", "security: none"),
+     "netmon.yaml:22:9: notifications.receivers[1].email: a password is sent in clear over "
+     "security: none; use starttls or tls (plain SMTP with a password only to a loopback "
+     "relay)"),
     (("security: starttls", "security: ssl"),
      "netmon.yaml:23:19: notifications.receivers[1].email.security: 'ssl' is not one of: "
      "starttls, tls, none"),
