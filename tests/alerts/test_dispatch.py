@@ -4,6 +4,7 @@ repeat, retries, isolation of a hung receiver, and the persisted queue."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from datetime import UTC, datetime
@@ -67,13 +68,16 @@ async def test_one_firing_then_repeats_then_one_resolved(tmp_path: Path) -> None
                        receivers=[hook("noc", server)])
         d = Dispatcher(opts, tmp_path)
         await d.start()
-        await feed(d, [a1], 1.7)
+        await feed(d, [a1], 1.9)
         firing = [r.json() for r in server.delivered]
+        times = [r.at for r in server.delivered]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         resolved = make_alert("a1", "resolved", starts_at=a1.starts_at)
         await feed(d, [resolved], 0.8)
         await d.aclose()
     # t=0.1 first, then every repeat_interval (checked at group_interval ticks): ~0.8, ~1.5.
     assert [n["status"] for n in firing] == ["firing"] * 3
+    assert all(0.65 <= gap < 1.0 for gap in gaps), gaps
     after = [r.json() for r in server.delivered[len(firing):]]
     assert [n["status"] for n in after] == ["resolved"]
     assert after[0]["alerts"][0]["endsAt"] != "0001-01-01T00:00:00Z"
