@@ -19,6 +19,7 @@ from netmon.config import (
     Target,
     check_config,
     load_config,
+    settings_model,
 )
 from netmon.credentials import SnmpV2c, SnmpV3
 
@@ -43,6 +44,9 @@ def issues_of(path: str | Path) -> list[str]:
         load_config(path)
     return [str(issue) for issue in caught.value.issues]
 
+
+# netmon's own keys and every registered plugin section (netmon.plugins), as listed.
+TOP_LEVEL_KEYS = ", ".join(sorted([*settings_model().model_fields, "targets"]))
 
 # One row per mistake seen in real configs.
 BAD = [
@@ -154,9 +158,8 @@ BAD = [
         "target name must be non-empty and contain no whitespace",
     ]),
     ("bad/top_level_typo.yaml", [
-        "bad/top_level_typo.yaml:2:1: inlcude: unknown key 'inlcude' (expected one of: capacity, "
-        "defaults, http, include, interfaces, log_level, snmp_profiles, state_dir, storage, "
-        "targets); did you mean 'include'?",
+        "bad/top_level_typo.yaml:2:1: inlcude: unknown key 'inlcude' (expected one of: "
+        f"{TOP_LEVEL_KEYS}); did you mean 'include'?",
         "bad/top_level_typo.yaml:3:12: log_level: "
         "'verbose' is not one of: debug, info, warning, error",
     ]),
