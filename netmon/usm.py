@@ -404,6 +404,22 @@ class Incoming:
 _V2C_HEAD = ber.encode_integer(ber.VERSION_2C) + ber.encode_tlv(ber.OCTET_STRING, b"")
 
 
+def _scoped_pdu(data: bytes, pos: int, end: int) -> tuple[bytes, ber.Message]:
+    """(contextEngineID, PDU) of the ScopedPDU at ``pos``."""
+    try:
+        sstart, sstop = _expect(data, pos, end, ber.SEQUENCE, "ScopedPDU")
+        cestart, cestop = _expect(data, sstart, sstop, ber.OCTET_STRING, "contextEngineID")
+        _, p = _expect(data, cestop, sstop, ber.OCTET_STRING, "contextName")
+        pdu_type, _, pdu_stop = ber.read_tlv(data, p, sstop)
+    except IndexError:
+        raise ber.BerError("truncated ScopedPDU") from None
+    if pdu_stop != sstop:
+        raise ber.BerError("trailing bytes after the PDU")
+    if pdu_type & 0xE0 != 0xA0:
+        raise ber.BerError(f"expected a PDU, got tag 0x{pdu_type:02x}")
+    return data[cestart:cestop], ber.decode_message(_tlv(ber.SEQUENCE, _V2C_HEAD + data[p:sstop]))
+
+
 def decode_message(data: bytes, user: UsmUser | None, engine: EngineState | None) -> Incoming:
     """Read a v3 message addressed to ``user`` from ``engine``'s agent.
 
@@ -479,31 +495,20 @@ def decode_message(data: bytes, user: UsmUser | None, engine: EngineState | None
             dec = _aes(local_keys(user, engine_id).priv_key, boots, engine_time, salt).decryptor()
             scoped = dec.update(data[cstart:cstop]) + dec.finalize()
             try:
-                # CFB has no padding; a wrong key gives bytes that are no ScopedPDU.
-                _, sstop = _expect(scoped, 0, len(scoped), ber.SEQUENCE, "ScopedPDU")
+                # CFB has no padding and no check of its own: a wrong key (or a
+                # wrong variant of the AES-192/256 key extension) gives bytes
+                # that are no ScopedPDU.
+                context_engine_id, pdu = _scoped_pdu(scoped, 0, len(scoped))
             except ber.BerError as e:
                 raise UsmError(DECRYPTION_ERROR, f"decrypted bytes are no ScopedPDU: {e}") \
                     from None
-            spos = 0
         else:
-            scoped = data
-            spos = pos
             _, cstop = _expect(data, pos, stop, ber.SEQUENCE, "ScopedPDU")
-            sstop = cstop
+            context_engine_id, pdu = _scoped_pdu(data, pos, cstop)
         if cstop != stop:
             raise ber.BerError("trailing bytes after msgData")
-        sstart, _ = _expect(scoped, spos, sstop, ber.SEQUENCE, "ScopedPDU")
-        cestart, p = _expect(scoped, sstart, sstop, ber.OCTET_STRING, "contextEngineID")
-        context_engine_id = scoped[cestart:p]
-        _, p = _expect(scoped, p, sstop, ber.OCTET_STRING, "contextName")
-        pdu_type, _, pdu_stop = ber.read_tlv(scoped, p, sstop)
-        if pdu_stop != sstop:
-            raise ber.BerError("trailing bytes after the PDU")
     except IndexError:
         raise ber.BerError("truncated message") from None
-    if pdu_type & 0xE0 != 0xA0:
-        raise ber.BerError(f"expected a PDU, got tag 0x{pdu_type:02x}")
-    pdu = ber.decode_message(_tlv(ber.SEQUENCE, _V2C_HEAD + scoped[p:sstop]))
     if pdu.pdu_type == ber.RESPONSE and user is not None \
             and user.flags & ~flags & (FLAG_AUTH | FLAG_PRIV):
         # RFC 3412 7.2 12: a Response comes at the request's security level; a

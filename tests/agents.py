@@ -13,7 +13,8 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from netmon import simnet
@@ -27,7 +28,7 @@ from netmon.simnet import (
     write_snmprec,
 )
 
-__all__ = ["SnmpSim", "Snmpd", "free_udp_port", "read_snmprec", "shared_dir",
+__all__ = ["SnmpSim", "Snmpd", "SnmpdUser", "free_udp_port", "read_snmprec", "shared_dir",
            "snmprec_octets", "write_snmprec"]
 
 SNMPD = Path("/usr/sbin/snmpd")
@@ -157,11 +158,23 @@ class SnmpSim:
         self.cleanup()
 
 
+@dataclass(frozen=True)
+class SnmpdUser:
+    """One more authPriv user for :class:`Snmpd` (Net-SNMP protocol names: SHA-512, AES)."""
+
+    name: str
+    auth_protocol: str
+    auth_key: str
+    priv_protocol: str = "AES"
+    priv_key: str = "netmon-priv-pass"
+
+
 class Snmpd:
-    """Net-SNMP snmpd on loopback with one SNMPv3 user.
+    """Net-SNMP snmpd on loopback with one SNMPv3 user, and ``users`` more.
 
     Isolated from /etc/snmp and /var/lib/snmp (``-C``, SNMP_PERSISTENT_DIR), so a
-    system snmpd on port 161 neither matters nor is touched.
+    system snmpd on port 161 neither matters nor is touched. The persistent
+    directory keeps the engine ID and engineBoots across :meth:`restart`.
     """
 
     def __init__(
@@ -173,7 +186,9 @@ class Snmpd:
         priv_protocol: str = "AES",
         priv_key: str = "netmon-priv-pass",
         community: str | None = None,
+        users: Sequence[SnmpdUser] = (),
     ) -> None:
+        self.users = list(users)
         self.user = user
         self.auth_protocol = auth_protocol
         self.auth_key = auth_key
@@ -201,6 +216,8 @@ class Snmpd:
             f'createUser {self.user} {self.auth_protocol} "{self.auth_key}" '
             f'{self.priv_protocol} "{self.priv_key}"',
             f"rouser {self.user} priv",
+            *(f'createUser {u.name} {u.auth_protocol} "{u.auth_key}" '
+              f'{u.priv_protocol} "{u.priv_key}"\nrouser {u.name} priv' for u in self.users),
             "sysDescr netmon test agent",
             "sysLocation loopback",
         ]
@@ -216,12 +233,18 @@ class Snmpd:
         }
         with open(self.log_path, "wb") as log:
             self._proc = subprocess.Popen(
-                [str(SNMPD), "-f", "-Lo", "-C", "-c", str(self.conf), "-p", str(self.pid_file),
+                [str(SNMPD), "-f", "-Lo", "-C", "-c", self._config_files(), "-p", str(self.pid_file),
                  "-I", "-smux"],
                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self._root,
             )
         self._wait_ready()
         return self
+
+    def _config_files(self) -> str:
+        # -C keeps /etc/snmp out, and with it the persistent file snmpd saved on
+        # its last stop (engine ID, engineBoots): name it so a restart reads it.
+        saved = self.persistent_dir / "snmpd.conf"
+        return f"{self.conf},{saved}" if saved.exists() else str(self.conf)
 
     def _wait_ready(self) -> None:
         cmd = [
@@ -246,6 +269,11 @@ class Snmpd:
     def stop(self) -> None:
         proc, self._proc = self._proc, None
         stop_process(proc)
+
+    def restart(self) -> Snmpd:
+        """Stop and start again on the same port: same engine ID, engineBoots + 1."""
+        self.stop()
+        return self.start()
 
     def cleanup(self) -> None:
         self.stop()
