@@ -233,8 +233,8 @@ class Snmpd:
         }
         with open(self.log_path, "wb") as log:
             self._proc = subprocess.Popen(
-                [str(SNMPD), "-f", "-Lo", "-C", "-c", self._config_files(), "-p", str(self.pid_file),
-                 "-I", "-smux"],
+                [str(SNMPD), "-f", "-Lo", "-C", "-c", self._config_files(),
+                 "-p", str(self.pid_file), "-I", "-smux"],
                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self._root,
             )
         self._wait_ready()
