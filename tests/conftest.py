@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
-from agents import Snmpd, SnmpSim, shared_dir, write_snmprec
+from agents import Snmpd, SnmpdUser, SnmpSim, shared_dir, write_snmprec
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +60,9 @@ def snmpsim_factory(tmp_path: Path) -> Iterator[SnmpSimFactory]:
 
 @pytest.fixture(scope="session")
 def snmpd_v3() -> Iterator[Snmpd]:
-    """Net-SNMP snmpd on udp6 [::1] (and 127.0.0.1), same port, with one user:
-    ``.user`` authPriv SHA-256 ``.auth_key`` / AES-128 ``.priv_key``; ``.host`` is "::1"."""
-    with Snmpd() as agent:
+    """Net-SNMP snmpd on udp6 [::1] (and 127.0.0.1), same port, with the user
+    ``.user`` authPriv SHA-256 ``.auth_key`` / AES-128 ``.priv_key`` (``.host`` is
+    "::1"), and ``.users``: SHA-1 and SHA-512 with AES-128 (``.priv_key`` too)."""
+    with Snmpd(users=[SnmpdUser("netmon-sha1", "SHA", "netmon-sha1-pass"),
+                      SnmpdUser("netmon-sha512", "SHA-512", "netmon-sha512-pass")]) as agent:
         yield agent
