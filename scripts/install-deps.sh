@@ -30,11 +30,14 @@ fi
 # The Debian snmpd and victoria-metrics packages may start system services; the
 # tests run their own instances on free loopback ports and need none of them.
 
+# cryptography: pysnmp's AES privacy needs it and does not declare it (without
+# it snmpsim answers every SNMPv3 authPriv request with a decryptionError).
 if [ ! -x "$SIM_VENV/bin/snmpsim-command-responder" ] \
-   || ! "$SIM_VENV/bin/python" -c 'import snmpsim_data' 2>/dev/null; then
+   || ! "$SIM_VENV/bin/python" -c 'import snmpsim_data, cryptography' 2>/dev/null; then
   echo "install-deps: building the snmpsim venv in $SIM_VENV" >&2
   /usr/bin/python3 -m venv "$SIM_VENV"
-  "$SIM_VENV/bin/pip" install -q --disable-pip-version-check snmpsim pysmi snmpsim-data
+  "$SIM_VENV/bin/pip" install -q --disable-pip-version-check snmpsim pysmi snmpsim-data \
+    cryptography
 fi
 chmod -R a+rX "$SIM_VENV"
 

@@ -28,8 +28,8 @@ from netmon.simnet import (
     write_snmprec,
 )
 
-__all__ = ["SnmpSim", "Snmpd", "SnmpdUser", "free_udp_port", "read_snmprec", "shared_dir",
-           "snmprec_octets", "write_snmprec"]
+__all__ = ["SimV3User", "SnmpSim", "Snmpd", "SnmpdUser", "free_udp_port", "read_snmprec",
+           "shared_dir", "snmprec_octets", "write_snmprec"]
 
 SNMPD = Path("/usr/sbin/snmpd")
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
@@ -69,12 +69,35 @@ def snmprec_octets(tag: str, value: str) -> bytes:
     return value.encode("utf-8")
 
 
+@dataclass(frozen=True)
+class SimV3User:
+    """An SNMPv3 user for :class:`SnmpSim`, in netmon's protocol names (SHA-256, AES-128).
+
+    snmpsim (pysnmp) serves a recording to v3 under the context name equal to
+    its community; its AES-192/256 are the "Reeder" variant, as netmon's.
+    """
+
+    name: str
+    auth_protocol: str
+    auth_key: str
+    priv_protocol: str
+    priv_key: str
+
+    def args(self) -> list[str]:
+        return [f"--v3-user={self.name}",
+                f"--v3-auth-key={self.auth_key}",
+                f"--v3-auth-proto={self.auth_protocol.replace('-', '')}",
+                f"--v3-priv-key={self.priv_key}",
+                f"--v3-priv-proto={self.priv_protocol.replace('-', '').replace('AES128', 'AES')}"]
+
+
 class SnmpSim:
     """snmpsim-command-responder on loopback serving recordings (netmon.simnet runs it).
 
     ``data``: ``{community: path}`` (path to a .snmprec or .snmprec.bz2 file,
     which snmpsim reads natively; a ``/`` in the community makes sub-directories)
     or a directory to copy. The community string is the file's base name.
+    ``v3_users`` replace snmpsim's default v3 user (MD5/DES "simulator").
     """
 
     def __init__(
@@ -85,7 +108,9 @@ class SnmpSim:
         ipv6: bool = False,
         max_var_binds: int | None = None,
         venv: str | Path | None = None,
+        v3_users: Sequence[SimV3User] = (),
     ) -> None:
+        self.v3_users = list(v3_users)
         self.ipv4 = ipv4
         self.ipv6 = ipv6
         self.host = "127.0.0.1" if ipv4 else "::1"
@@ -101,6 +126,7 @@ class SnmpSim:
             ipv6_host="::1" if ipv4 and ipv6 else None,
             max_var_binds=max_var_binds,
             venv=Path(venv) if venv else SNMPSIM_VENV,
+            extra_args=[a for u in self.v3_users for a in u.args()],
         )
 
     @property
