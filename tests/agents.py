@@ -28,8 +28,8 @@ from netmon.simnet import (
     write_snmprec,
 )
 
-__all__ = ["SimV3User", "SnmpSim", "Snmpd", "SnmpdUser", "free_udp_port", "read_snmprec",
-           "shared_dir", "snmprec_octets", "write_snmprec"]
+__all__ = ["SIM_V3_USERS", "SimV3User", "SnmpSim", "Snmpd", "SnmpdUser", "free_udp_port",
+           "read_snmprec", "shared_dir", "snmprec_octets", "write_snmprec"]
 
 SNMPD = Path("/usr/sbin/snmpd")
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
@@ -89,6 +89,13 @@ class SimV3User:
                 f"--v3-auth-proto={self.auth_protocol.replace('-', '')}",
                 f"--v3-priv-key={self.priv_key}",
                 f"--v3-priv-proto={self.priv_protocol.replace('-', '').replace('AES128', 'AES')}"]
+
+
+SIM_V3_USERS = (
+    SimV3User("netmon-sim", "SHA-256", "netmon-sim-auth", "AES-128", "netmon-sim-priv"),
+    SimV3User("netmon-sim-512", "SHA-512", "netmon-sim-auth", "AES-256", "netmon-sim-priv"),
+)
+"""Two v3 users for snmpsim: the common default, and the largest MAC with a Reeder key."""
 
 
 class SnmpSim:

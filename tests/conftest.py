@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
-from agents import Snmpd, SnmpdUser, SnmpSim, shared_dir, write_snmprec
+from agents import SIM_V3_USERS, Snmpd, SnmpdUser, SnmpSim, shared_dir, write_snmprec
 
 
 @pytest.fixture(scope="session")
@@ -22,9 +22,10 @@ def corpus_dir() -> Path:
 @pytest.fixture(scope="session")
 def snmpsim_corpus(corpus_dir: Path) -> Iterator[SnmpSim]:
     """snmpsim on 127.0.0.1 and [::1] (same port) serving every corpus recording;
-    the community is the file's base name (``vrp_ne``, ``iosxe_asr920``, ...)."""
+    the community is the file's base name (``vrp_ne``, ``iosxe_asr920``, ...), and
+    so is the SNMPv3 context name for the users in :data:`SIM_V3_USERS`."""
     files = {p.name.removesuffix(".snmprec"): p for p in sorted(corpus_dir.glob("*.snmprec"))}
-    with SnmpSim(files, ipv4=True, ipv6=True) as sim:
+    with SnmpSim(files, ipv4=True, ipv6=True, v3_users=SIM_V3_USERS) as sim:
         yield sim
 
 

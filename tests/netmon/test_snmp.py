@@ -10,7 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from agents import Snmpd, SnmpSim, free_udp_port, read_snmprec, snmprec_octets
+from agents import (
+    SIM_V3_USERS,
+    SimV3User,
+    Snmpd,
+    SnmpSim,
+    free_udp_port,
+    read_snmprec,
+    snmprec_octets,
+)
 from pydantic import SecretStr
 
 from netmon import ber, usm
@@ -79,6 +87,25 @@ async def test_walk_corpus_interface_names(snmpsim_corpus: SnmpSim, corpus_dir: 
         assert isinstance(table.scalars[SYS_UPTIME], NoSuch)
     else:
         assert table.scalars[SYS_UPTIME] == int(uptime[1])
+
+
+@pytest.mark.parametrize("user", SIM_V3_USERS, ids=lambda u: u.name)
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+async def test_v3_walk_corpus_on_snmpsim(snmpsim_corpus: SnmpSim, corpus_dir: Path,
+                                         user: SimV3User, host: str) -> None:
+    # snmpsim (pysnmp as the agent) picks the recording by the v3 context name.
+    creds = SnmpV3(version="3", username=user.name, auth_protocol=user.auth_protocol,  # type: ignore[arg-type]
+                   auth_key=SecretStr(user.auth_key), priv_protocol=user.priv_protocol,  # type: ignore[arg-type]
+                   priv_key=SecretStr(user.priv_key), context_name="vrp_ne")
+    async with SnmpClient() as client:
+        s = client.session(device="ne40", host=host, port=snmpsim_corpus.port,
+                           credentials=creds, max_repetitions=10)
+        table = await s.walk([IF_DESCR, IF_NAME], scalars=[SYS_UPTIME])
+        assert client._v3 is None
+    path = corpus_dir / "vrp_ne.snmprec"
+    assert table.columns[IF_DESCR] == expected_column(path, IF_DESCR)
+    assert table.columns[IF_NAME] == expected_column(path, IF_NAME)
+    assert table.scalars[SYS_UPTIME] == int(read_snmprec(path)[SYS_UPTIME][1])
 
 
 async def test_walk_column_the_agent_lacks_is_empty(snmpsim_corpus: SnmpSim) -> None:
