@@ -818,12 +818,13 @@ class _UsmProtocol(asyncio.DatagramProtocol):
         now = time.time()
         source = (addr[0], addr[1])
         try:
-            msg_id = usm.peek_msg_id(data)
+            header = usm.Header(data)
         except ber.BerError as e:
             for p in self.pending.values():
                 if p.addr == source and not p.fut.done():
                     p.malformed = f"undecodable answer ({e})"
             return
+        msg_id = header.msg_id
         p = self.pending.get(msg_id)
         if p is None or p.fut.done() or p.addr != source:
             return  # unknown / late / foreign msgID: ignore
@@ -831,7 +832,7 @@ class _UsmProtocol(asyncio.DatagramProtocol):
         # forged or replayed): keep waiting, and name the failure if nothing
         # valid comes.
         try:
-            incoming = usm.decode_message(data, p.user, p.engine)
+            incoming = usm.open_message(data, header, p.user, p.engine)
         except ber.BerError as e:
             p.malformed = f"undecodable answer ({e})"
             return
