@@ -270,6 +270,19 @@ _SALT = itertools.count(int.from_bytes(os.urandom(8), "big"))
 _HEADER_TAIL: dict[int, bytes] = {}  # flags -> msgMaxSize + msgFlags + msgSecurityModel
 
 
+_OCTETS: dict[bytes, bytes] = {}
+
+
+def _octets(value: bytes) -> bytes:
+    """OCTET STRING TLV of an engine ID, user or context name (cached: a few per agent)."""
+    enc = _OCTETS.get(value)
+    if enc is None:
+        enc = _tlv(ber.OCTET_STRING, value)
+        if len(_OCTETS) < 4096:
+            _OCTETS[value] = enc
+    return enc
+
+
 def _small_int(n: int) -> bytes:
     enc = _INT_CACHE.get(n)
     if enc is None:
@@ -318,18 +331,17 @@ def _aes(key: bytes, boots: int, engine_time: int, salt: bytes) -> Cipher:  # ty
 def encode_message(flags: int, msg_id: int, engine_id: bytes, boots: int, engine_time: int,
                    user_name: bytes, keys: LocalKeys, scoped_pdu: bytes) -> bytes:
     """An SNMPv3 message, encrypted when FLAG_PRIV and authenticated when FLAG_AUTH."""
-    priv_params = b""
     if flags & FLAG_PRIV:
-        priv_params = (next(_SALT) & 0xFFFF_FFFF_FFFF_FFFF).to_bytes(8, "big")
-        enc = _aes(keys.priv_key, boots, engine_time, priv_params).encryptor()
+        salt = (next(_SALT) & 0xFFFF_FFFF_FFFF_FFFF).to_bytes(8, "big")
+        enc = _aes(keys.priv_key, boots, engine_time, salt).encryptor()
         msg_data = _tlv(ber.OCTET_STRING, enc.update(scoped_pdu) + enc.finalize())
+        priv_params = b"\x04\x08" + salt
     else:
         msg_data = scoped_pdu
+        priv_params = b"\x04\x00"
     mac_len = keys.mac_len if flags & FLAG_AUTH else 0
-    head = (_tlv(ber.OCTET_STRING, engine_id) + _small_int(boots) + _int(engine_time)
-            + _tlv(ber.OCTET_STRING, user_name))
-    sec_content = (head + _tlv(ber.OCTET_STRING, bytes(mac_len))
-                   + _tlv(ber.OCTET_STRING, priv_params))
+    head = _octets(engine_id) + _small_int(boots) + _int(engine_time) + _octets(user_name)
+    sec_content = head + _octets(bytes(mac_len)) + priv_params
     sec_seq = _tlv(ber.SEQUENCE, sec_content)
     sec = _tlv(ber.OCTET_STRING, sec_seq)
     front = _VERSION_3 + _global_data(msg_id, flags)
@@ -349,8 +361,7 @@ def encode_message(flags: int, msg_id: int, engine_id: bytes, boots: int, engine
 def encode_request(user: UsmUser, keys: LocalKeys, engine: EngineState, msg_id: int,
                    pdu: bytes) -> bytes:
     """A request from ``user`` to ``engine`` carrying ``pdu`` (see :func:`encode_pdu`)."""
-    scoped = _tlv(ber.SEQUENCE, _tlv(ber.OCTET_STRING, engine.engine_id)
-                  + _tlv(ber.OCTET_STRING, user.context_name) + pdu)
+    scoped = _tlv(ber.SEQUENCE, _octets(engine.engine_id) + _octets(user.context_name) + pdu)
     return encode_message(user.flags, msg_id, engine.engine_id, engine.boots, engine.now(),
                           user.name, keys, scoped)
 
