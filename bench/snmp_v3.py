@@ -7,8 +7,12 @@ Starts one snmpsim agent on 127.0.0.1 serving the Huawei NE recording to v2c
 AES-128 unless ``--auth`` / ``--priv`` say otherwise), and measures, as CPU
 time of the poller process only (the agent runs elsewhere):
 
-* an interface poll: GET of 9 OIDs for one interface (what a collector does);
+* a single-interface GET of 9 OIDs (the worst case for per-message costs);
 * a table walk: GETBULK (max-repetitions 25) of 6 ifTable/ifXTable columns;
+* the interface collector's poll of a simulated 24-interface router (recording
+  ``r24``, as bench/poll_cpu.py builds them) through ``netmon.poll.poll_target``
+  with ``InterfaceCollector`` + ``RateEngine``: 24 configured links (GETs packed
+  32 OIDs per PDU) and ``discover: true`` (counter columns walked);
 
 for netmon v2c (netmon.ber), netmon v3 on its fast path (netmon.usm), netmon
 v3 through pysnmp (``SnmpClient(v3_fast_path=False)``, the path before), and,
@@ -43,11 +47,16 @@ from machine import machine_line  # bench/ is on sys.path when run as a script
 from pydantic import SecretStr
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path[:0] = [str(REPO), str(REPO / "tests")]  # the package before tests/netmon
 
 from agents import SimV3User, SnmpSim, shared_dir  # noqa: E402
+from poll_cpu import VarbindCounter, make_target, sim_interfaces  # noqa: E402
 
+from collectors.interfaces import InterfaceCollector  # noqa: E402
+from netmon import simnet  # noqa: E402
 from netmon.credentials import SnmpV2c, SnmpV3  # noqa: E402
+from netmon.poll import open_session, poll_target  # noqa: E402
+from netmon.rates import RateEngine  # noqa: E402
 from netmon.snmp import SnmpClient, SnmpSession  # noqa: E402
 
 IF = "1.3.6.1.2.1.2.2.1"
@@ -98,25 +107,59 @@ def operations(s: SnmpSession) -> dict[str, Callable[[], Awaitable[tuple[int, in
     return {"get": get, "walk": walk}
 
 
+ROUTER_INTERFACES = 24
+
+
+def collector_poll(client: SnmpClient, port: int, creds: SnmpV2c | SnmpV3,
+                   discover: bool) -> Callable[[], Awaitable[tuple[int, int]]]:
+    """One cycle of the interface collector on the 24-interface router ``r24``."""
+    target = make_target(0, port, ROUTER_INTERFACES, discover, community="r24")
+    target = target.model_copy(update={"snmp": creds})
+    counter = VarbindCounter()
+    session = counter.wrap(open_session(client, target))
+    collector = InterfaceCollector()
+    engine = RateEngine()
+
+    async def poll() -> tuple[int, int]:
+        counter.varbinds = 0
+        result = await poll_target(session, target, [collector], engine)
+        assert result.error is None, result.error
+        assert len(result.links) == ROUTER_INTERFACES, len(result.links)
+        return counter.varbinds, ROUTER_INTERFACES
+
+    return poll
+
+
 async def run_netmon(port: int, user: SimV3User, runs: int, seconds: float,
                      ) -> tuple[list[Case], int, int]:
+    def v3(context: str) -> SnmpV3:
+        return SnmpV3(version="3", username=user.name, auth_protocol=user.auth_protocol,  # type: ignore[arg-type]
+                      auth_key=SecretStr(user.auth_key), priv_protocol=user.priv_protocol,  # type: ignore[arg-type]
+                      priv_key=SecretStr(user.priv_key), context_name=context)
+
     v2c = SnmpV2c(version="2c", community=SecretStr("ne"))
-    v3 = SnmpV3(version="3", username=user.name, auth_protocol=user.auth_protocol,  # type: ignore[arg-type]
-                auth_key=SecretStr(user.auth_key), priv_protocol=user.priv_protocol,  # type: ignore[arg-type]
-                priv_key=SecretStr(user.priv_key), context_name="ne")
     cases: list[Case] = []
     async with SnmpClient() as fast, SnmpClient(v3_fast_path=False) as slow:
         sessions = {
             "v2c": fast.session(device="bench", host="127.0.0.1", port=port, credentials=v2c),
-            "v3": fast.session(device="bench", host="127.0.0.1", port=port, credentials=v3),
-            "pysnmp": slow.session(device="bench", host="127.0.0.1", port=port, credentials=v3),
+            "v3": fast.session(device="bench", host="127.0.0.1", port=port,
+                               credentials=v3("ne")),
+            "pysnmp": slow.session(device="bench", host="127.0.0.1", port=port,
+                                   credentials=v3("ne")),
         }
+        clients = {"v2c": fast, "v3": fast, "pysnmp": slow}
+        router_creds = {"v2c": SnmpV2c(version="2c", community=SecretStr("r24")),
+                        "v3": v3("r24"), "pysnmp": v3("r24")}
         table = await sessions["v2c"].walk(WALK_COLUMNS)
         walk_varbinds = sum(len(c) for c in table.columns.values())
         interfaces = len(table.columns[WALK_COLUMNS[0]])
-        for op in ("get", "walk"):
+        for op in ("get", "walk", "poll-links", "poll-discover"):
             for poller in ("v2c", "v3", "pysnmp"):
-                fn = operations(sessions[poller])[op]
+                if op.startswith("poll"):
+                    fn = collector_poll(clients[poller], port, router_creds[poller],
+                                        op == "poll-discover")
+                else:
+                    fn = operations(sessions[poller])[op]
                 per_vb: list[float] = []
                 per_if: list[float] = []
                 for _ in range(runs):
@@ -229,6 +272,12 @@ NAMES = {
     ("walk", "v3"): "netmon v3 authPriv walk, 6 columns (fast path)",
     ("walk", "pysnmp"): "netmon v3 authPriv walk, 6 columns (pysnmp hlapi)",
     ("walk", "exporter"): "Go snmp_exporter v3 authPriv walk, 6 columns",
+    ("poll-links", "v2c"): "netmon v2c collector poll, 24 links (GET)",
+    ("poll-links", "v3"): "netmon v3 authPriv collector poll, 24 links (fast path)",
+    ("poll-links", "pysnmp"): "netmon v3 authPriv collector poll, 24 links (pysnmp)",
+    ("poll-discover", "v2c"): "netmon v2c collector poll, discover (walk)",
+    ("poll-discover", "v3"): "netmon v3 authPriv collector poll, discover (fast path)",
+    ("poll-discover", "pysnmp"): "netmon v3 authPriv collector poll, discover (pysnmp)",
 }
 
 
@@ -242,24 +291,31 @@ def main() -> None:
     args = parser.parse_args()
     user = SimV3User("bench", args.auth, "netmon-bench-auth", args.priv, "netmon-bench-priv")
     recording = shared_dir() / "corpus" / "librenms" / "vrp_ne.snmprec"
-    with SnmpSim({"ne": recording}, v3_users=[user]) as sim:
+    exporter = EXPORTER is not None and not args.no_exporter
+    with tempfile.TemporaryDirectory(prefix="netmon-bench-") as tmp:
+        router = simnet.write_snmprec(Path(tmp) / "r24.snmprec", simnet.device_records(
+            sim_interfaces(0, ROUTER_INTERFACES)))
+        sim = SnmpSim({"ne": recording, "r24": router}, v3_users=[user]).start()
+    try:
         cases, walk_varbinds, interfaces = asyncio.run(
             run_netmon(sim.port, user, args.runs, args.seconds))
-        exporter = EXPORTER is not None and not args.no_exporter
         if exporter:
             cases += run_exporter(sim.port, user, args.runs, args.seconds, walk_varbinds,
                                   interfaces)
+    finally:
+        sim.cleanup()
     med = {(c.op, c.poller): (statistics.median(c.us_per_varbind),
                               statistics.median(c.us_per_interface)) for c in cases}
     print(f"# SNMP CPU cost of the poller, median of {args.runs} runs of {args.seconds:g}s "
           f"(snmp_exporter: of {max(args.seconds, 3.0):g}s)")
     print(machine_line())
     print(f"# agent: snmpsim on 127.0.0.1 ({recording.name}, {interfaces} interfaces, "
-          f"walk = {walk_varbinds} varbinds); v3 user {args.auth}/{args.priv} authPriv")
+          f"walk = {walk_varbinds} varbinds; r24: {ROUTER_INTERFACES} simulated interfaces); "
+          f"v3 user {args.auth}/{args.priv} authPriv")
     if not exporter:
         print("# Go snmp_exporter: not measured (prometheus-snmp-exporter not installed"
               + (" or --no-exporter)" if EXPORTER else ")"))
-    header = (f"| {'case':<50} | µs CPU/varbind | µs CPU/interface | vs netmon v2c "
+    header = (f"| {'case':<56} | µs CPU/varbind | µs CPU/interface | vs netmon v2c "
               "| vs snmp_exporter v3 |")
     print(header)
     print("|" + "|".join("-" * (len(p) + 0) for p in header.split("|")[1:-1]) + "|")
@@ -268,7 +324,7 @@ def main() -> None:
         v2c_itf = med[(c.op, "v2c")][1]
         exp = med.get((c.op, "exporter"))
         vs_exp = f"{itf / exp[1]:.2f}×" if exp else "-"
-        print(f"| {NAMES[(c.op, c.poller)]:<50} | {vb:>14.1f} | {itf:>16.1f} "
+        print(f"| {NAMES[(c.op, c.poller)]:<56} | {vb:>14.1f} | {itf:>16.1f} "
               f"| {itf / v2c_itf:>12.2f}× | {vs_exp:>19} |")
 
 
