@@ -153,20 +153,22 @@ async def run_netmon(port: int, user: SimV3User, runs: int, seconds: float,
         table = await sessions["v2c"].walk(WALK_COLUMNS)
         walk_varbinds = sum(len(c) for c in table.columns.values())
         interfaces = len(table.columns[WALK_COLUMNS[0]])
+        fns: dict[tuple[str, str], Callable[[], Awaitable[tuple[int, int]]]] = {}
         for op in ("get", "walk", "poll-links", "poll-discover"):
             for poller in ("v2c", "v3", "pysnmp"):
                 if op.startswith("poll"):
-                    fn = collector_poll(clients[poller], port, router_creds[poller],
-                                        op == "poll-discover")
+                    fns[op, poller] = collector_poll(clients[poller], port, router_creds[poller],
+                                                     op == "poll-discover")
                 else:
-                    fn = operations(sessions[poller])[op]
-                per_vb: list[float] = []
-                per_if: list[float] = []
-                for _ in range(runs):
-                    vb, itf = await measure(fn, seconds)
-                    per_vb.append(vb)
-                    per_if.append(itf)
-                cases.append(Case("", op, poller, per_vb, per_if))
+                    fns[op, poller] = operations(sessions[poller])[op]
+                cases.append(Case("", op, poller, [], []))
+        # Round robin: every run measures every case once, so a change in the
+        # machine's load (2 shared cores) falls on all cases alike.
+        for _ in range(runs):
+            for case in cases:
+                vb, itf = await measure(fns[case.op, case.poller], seconds)
+                case.us_per_varbind.append(vb)
+                case.us_per_interface.append(itf)
         assert fast._v3 is None, "the fast path must not start pysnmp"
     return cases, walk_varbinds, interfaces
 
