@@ -4,6 +4,7 @@ loopback UDP servers for the misbehaviours no real agent does on demand."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
 import time
 from collections.abc import Callable
@@ -577,6 +578,25 @@ async def test_v3_agent_restart_is_followed_without_error() -> None:
     assert engine.engine_id == engine_id and engine.boots == boots + 1
     assert client._usm is not None and client._usm.engines[("127.0.0.1", agent.port)] is engine
     assert b"lo" in again.columns[IF_DESCR].values()
+
+
+async def test_v3_agent_with_a_new_engine_id_is_rediscovered() -> None:
+    """snmpd loses its persistent state (a new engine ID): the Report naming our old
+    engine ID leads to one discovery, and the poll goes on."""
+    with Snmpd() as agent:
+        async with SnmpClient() as client:
+            s = client.session(device="snmpd-v3", host="::1", port=agent.port,
+                               credentials=v3(agent), timeout_s=1.0, retries=0)
+            await s.get([SYS_UPTIME])
+            old = client._usm.engines[("::1", agent.port)].engine_id  # type: ignore[union-attr]
+            agent.stop()
+            shutil.rmtree(agent.persistent_dir)
+            agent.persistent_dir.mkdir()
+            agent.start()
+            r = await s.get([SYS_DESCR])
+            new = client._usm.engines[("::1", agent.port)].engine_id  # type: ignore[union-attr]
+    assert r.values[SYS_DESCR] == b"netmon test agent"
+    assert new != old
 
 
 async def test_v3_auth_priv_to_a_silent_port_is_a_timeout(snmpd_v3: Snmpd) -> None:
