@@ -218,8 +218,10 @@ class SnmpClient:
     """One per event loop.
 
     Owns the v2c UDP transports (one per address family, request-id demux,
-    responses checked against the expected source address and request-id) and
-    the pysnmp SnmpEngine for v3 (created lazily on first v3 use).
+    responses checked against the expected source address and request-id),
+    the v3 fast path's own transports (msgID demux, engine states per agent
+    address), and the pysnmp SnmpEngine for the v3 profiles the fast path does
+    not serve (created lazily on first use).
 
     ``v3_fast_path``: serve the v3 profiles netmon.usm supports on netmon's own
     USM (the default); False sends all v3 through pysnmp (for comparisons).
