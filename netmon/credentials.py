@@ -1,7 +1,7 @@
 """SNMP credential models: what a ``snmp_profiles`` entry in YAML may say.
 
-Step: YAML. The SNMP module (netmon.snmp) maps these onto pysnmp; nothing else
-needs to know the protocol constants.
+Step: YAML. The SNMP module (netmon.snmp) maps these onto netmon.usm (or, for what
+it does not support, pysnmp); nothing else needs to know the protocol constants.
 """
 
 from __future__ import annotations

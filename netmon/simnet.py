@@ -18,7 +18,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -213,7 +213,9 @@ class SnmpSimProcess:
         ipv6_host: str | None = None,
         max_var_binds: int | None = None,
         venv: Path = SNMPSIM_VENV,
+        extra_args: Sequence[str] = (),
     ) -> None:
+        self.extra_args = list(extra_args)
         self.data_dir = data_dir
         self.root = data_dir.parent
         self.cache_dir = self.root / "cache"
@@ -251,7 +253,7 @@ class SnmpSimProcess:
             cmd.append(f"--agent-udpv6-endpoint=[{self.ipv6_host}]:{self.port}")
         if self.max_var_binds is not None:
             cmd.append(f"--max-var-binds={self.max_var_binds}")
-        return cmd
+        return cmd + self.extra_args
 
     def start(self, ready: Callable[[], bool] | None = None) -> SnmpSimProcess:
         if not self.binary.exists():

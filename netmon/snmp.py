@@ -16,11 +16,14 @@ Two paths, chosen by what they cost:
   GET of 9 OIDs 18 (160 per interface poll), GETBULK walk of 6 columns 8,
   the BER codec alone 2.7; pysnmp 7 hlapi GET of the same 9 OIDs 212 (v3arch)
   and 331 (v1arch).
-* **v3** (USM auth/priv) goes through pysnmp 7's asyncio hlapi (``get_cmd`` /
-  ``bulk_cmd`` with numeric OIDs and ``lookupMib=False``, so no MIB is loaded),
-  with one ``SnmpEngine`` per event loop, created lazily. Implementing USM
-  (engine discovery, key localisation, time windows, AES) is not worth the
-  risk; v3 devices are few.
+* **v3** (USM) goes through netmon.usm over netmon.ber on its own asyncio UDP
+  sockets for every profile netmon.usm supports (SHA-1 / SHA-2 auth, AES-128 /
+  192 / 256 priv): engine discovery per agent address, a notInTimeWindow Report
+  resynchronises once (an agent restart raises engineBoots), a changed engine ID
+  is rediscovered once, Reports become SnmpAuthError / SnmpError. Anything else
+  (or ``SnmpClient(v3_fast_path=False)``) goes through pysnmp 7's asyncio hlapi
+  (``get_cmd`` / ``bulk_cmd``, numeric OIDs, ``lookupMib=False``) with one
+  ``SnmpEngine`` per event loop, created lazily.
 
 SNMP quirks handled here (each commented where it bites):
 
@@ -48,7 +51,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from netmon import ber
+from netmon import ber, usm
 from netmon.ber import END_OF_MIB_VIEW, NO_SUCH_INSTANCE, NO_SUCH_OBJECT, NoSuch
 from netmon.credentials import SnmpV2c, SnmpV3
 
@@ -215,17 +218,23 @@ class SnmpClient:
     """One per event loop.
 
     Owns the v2c UDP transports (one per address family, request-id demux,
-    responses checked against the expected source address and request-id) and
-    the pysnmp SnmpEngine for v3 (created lazily on first v3 use).
+    responses checked against the expected source address and request-id),
+    the v3 fast path's own transports (msgID demux, engine states per agent
+    address), and the pysnmp SnmpEngine for the v3 profiles the fast path does
+    not serve (created lazily on first use).
+
+    ``v3_fast_path``: serve the v3 profiles netmon.usm supports on netmon's own
+    USM (the default); False sends all v3 through pysnmp (for comparisons).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, v3_fast_path: bool = True) -> None:
         self._pending: dict[int, _Pending] = {}
         self._transports: dict[int, asyncio.DatagramTransport] = {}
         self._transport_lock = asyncio.Lock()
         self._next_id = random.randrange(1, _MAX_REQUEST_ID)
         self._v3: _V3Engine | None = None
         self._v3_lock = asyncio.Lock()
+        self._usm = _UsmTransports(self) if v3_fast_path else None
         self._closed = False
 
     def session(
@@ -287,6 +296,8 @@ class SnmpClient:
         if self._v3 is not None:
             self._v3.close()
             self._v3 = None
+        if self._usm is not None:
+            self._usm.close()
 
     async def __aenter__(self) -> SnmpClient:
         return self
@@ -335,6 +346,8 @@ class SnmpSession:
                            if isinstance(credentials, SnmpV2c) else b"")
         self._v3_auth: Any = None
         self._v3_target: Any = None
+        self._usm_user = (_usm_user(credentials) if isinstance(credentials, SnmpV3)
+                          and client._usm is not None else None)
 
     def __repr__(self) -> str:
         return f"SnmpSession({self.device!r}, {self.host}:{self.port})"
@@ -602,6 +615,8 @@ class SnmpSession:
 
     async def _exchange_v3(self, pdu_type: int, oids: Sequence[str], non_repeaters: int,
                            max_repetitions: int) -> _Exchange:
+        if self._usm_user is not None:
+            return await self._exchange_usm(pdu_type, oids, non_repeaters, max_repetitions)
         engine = await self._client._v3_engine()
         if self._v3_target is None:
             sockaddr = await self._resolve()
@@ -610,6 +625,271 @@ class SnmpSession:
             self._v3_target = await engine.target(sockaddr[0], self.port, self._family,
                                                   self.timeout_s, self.retries)
         return await engine.exchange(self, pdu_type, oids, non_repeaters, max_repetitions)
+
+    # -- v3 fast path (netmon.usm)
+
+    async def _exchange_usm(self, pdu_type: int, oids: Sequence[str], non_repeaters: int,
+                            max_repetitions: int) -> _Exchange:
+        user = self._usm_user
+        assert user is not None
+        encoded = [self._oid(o)[0] for o in oids]
+        engine = await self._usm_engine()
+        resynced = rediscovered = False
+        while True:
+            keys = usm.local_keys(user, engine.engine_id)
+
+            def build(rid: int, engine: usm.EngineState = engine,
+                      keys: usm.LocalKeys = keys) -> bytes:
+                pdu = usm.encode_pdu(pdu_type, rid, encoded, non_repeaters, max_repetitions)
+                return usm.encode_request(user, keys, engine, rid, pdu)
+
+            try:
+                incoming, ts = await self._usm_roundtrip(build, user, engine,
+                                                         self.timeout_s, self.retries)
+            except SnmpTimeout:
+                if user.flags & usm.FLAG_PRIV and await self._usm_agent_answers():
+                    # Net-SNMP drops a request it cannot decrypt without a Report,
+                    # so a wrong privacy key looks like an unreachable agent. An
+                    # agent that answers a discovery probe is reachable: the
+                    # silence is about our encryption.
+                    raise SnmpAuthError(
+                        self.device,
+                        f"SNMPv3 user {user.name.decode(errors='replace')!r}: the agent "
+                        "answers but ignores our encrypted requests (wrong privacy key or "
+                        "privacy protocol)") from None
+                raise
+            pdu = incoming.pdu
+            if pdu.pdu_type == ber.RESPONSE:
+                return pdu.error_status, pdu.error_index, pdu.varbinds, ts
+            if pdu.pdu_type != ber.REPORT:
+                raise SnmpMalformed(self.device, f"unexpected PDU type 0x{pdu.pdu_type:02x}")
+            kind, oid = usm.report_kind(pdu)
+            if kind == usm.NOT_IN_TIME_WINDOW and incoming.authenticated and not resynced:
+                # RFC 3414 4: the agent's authenticated Report carries its
+                # engineBoots / engineTime (after a restart, boots went up):
+                # take them and resend, once.
+                engine.set(incoming.boots, incoming.engine_time)
+                resynced = True
+                continue
+            if kind == usm.UNKNOWN_ENGINE_ID and not rediscovered:
+                # The agent has a new engine ID (re-installed, or another agent
+                # on the address): discover it again, once.
+                engine = await self._usm_engine(rediscover=True)
+                rediscovered = True
+                continue
+            raise self._usm_report_error(kind, oid)
+
+    async def _usm_engine(self, *, rediscover: bool = False) -> usm.EngineState:
+        """The agent's engine ID and clock, discovered (RFC 3414 4) on first use."""
+        sockaddr = await self._resolve()
+        assert self._client._usm is not None
+        engines = self._client._usm.engines
+        engine = engines.get((sockaddr[0], sockaddr[1]))
+        if engine is None or rediscover:
+            incoming, _ = await self._usm_roundtrip(usm.encode_discovery, None, None,
+                                                    self.timeout_s, self.retries)
+            if incoming.pdu.pdu_type != ber.REPORT or not incoming.engine_id:
+                raise SnmpMalformed(self.device, "engine discovery: no Report with an engine ID")
+            engine = usm.EngineState(incoming.engine_id, incoming.boots, incoming.engine_time)
+            engines[(sockaddr[0], sockaddr[1])] = engine
+        return engine
+
+    async def _usm_agent_answers(self) -> bool:
+        """One short discovery probe: any Report means the agent is up."""
+        try:
+            await self._usm_roundtrip(usm.encode_discovery, None, None,
+                                      min(self.timeout_s, 1.0), 0)
+        except SnmpError:
+            return False
+        return True
+
+    def _usm_report_error(self, kind: str, oid: str) -> SnmpError:
+        user = self._usm_user.name.decode(errors="replace") if self._usm_user else "?"
+        hint = _USM_HINTS.get(kind)
+        if hint is None:
+            return SnmpError(self.device, f"SNMPv3 agent reports {kind} ({oid})")
+        return SnmpAuthError(self.device, f"SNMPv3 user {user!r} rejected: {kind} ({hint})")
+
+    async def _usm_roundtrip(self, build: Callable[[int], bytes], user: usm.UsmUser | None,
+                             engine: usm.EngineState | None, timeout_s: float,
+                             retries: int) -> tuple[usm.Incoming, float]:
+        """Send ``build(msgID)`` until a message that passes the USM checks answers it."""
+        sockaddr = await self._resolve()
+        transports = self._client._usm
+        assert transports is not None
+        transport = await transports.transport(self._family)
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[usm.Incoming] = loop.create_future()
+        pending = _UsmPending(fut, (sockaddr[0], sockaddr[1]), user, engine)
+        ids: list[int] = []
+        tries = retries + 1
+        timer: asyncio.TimerHandle | None = None
+
+        def send() -> None:
+            nonlocal timer, tries
+            if fut.done():
+                return
+            if tries == 0:
+                fut.set_exception(self._usm_no_answer(pending, timeout_s, retries))
+                return
+            tries -= 1
+            # A new msgID (= request-id) and salt per try, as for v2c.
+            rid = self._client._request_id()
+            ids.append(rid)
+            transports.pending[rid] = pending
+            try:
+                transport.sendto(build(rid), sockaddr)
+            except OSError as e:
+                fut.set_exception(SnmpError(self.device, f"cannot send to {self.host}: {e}"))
+                return
+            timer = loop.call_later(timeout_s, send)
+
+        send()
+        try:
+            incoming = await fut
+        finally:
+            if timer is not None:
+                timer.cancel()
+            for rid in ids:
+                transports.pending.pop(rid, None)
+        return incoming, pending.ts
+
+    def _usm_no_answer(self, pending: _UsmPending, timeout_s: float, retries: int) -> SnmpError:
+        if pending.rejected is not None:
+            user = self._usm_user.name.decode(errors="replace") if self._usm_user else "?"
+            return SnmpAuthError(self.device,
+                                 f"SNMPv3 user {user!r} rejected: answer failed {pending.rejected}")
+        if pending.malformed:
+            return SnmpMalformed(self.device, pending.malformed)
+        waited = timeout_s * (retries + 1)
+        return SnmpTimeout(self.device, f"no response from {self.host}:{self.port} "
+                           f"after {waited:g}s ({_tries(retries)})")
+
+
+# ---------------------------------------------------------------- v3 fast path (netmon.usm)
+
+_USM_HINTS = {
+    usm.WRONG_DIGEST: "wrong auth key or auth protocol",
+    usm.UNKNOWN_USER_NAME: "the agent has no such user",
+    usm.DECRYPTION_ERROR: "wrong privacy key or privacy protocol",
+    usm.NOT_IN_TIME_WINDOW: "the agent's clock stays outside the 150 s window after a resync",
+    usm.UNSUPPORTED_SEC_LEVEL: "the user does not allow this security level",
+    usm.UNKNOWN_ENGINE_ID: "the agent's engine ID changed again after a rediscovery",
+}
+
+
+def _usm_user(cred: SnmpV3) -> usm.UsmUser | None:
+    """The fast path's user for a profile, or None when pysnmp must serve it."""
+    auth = cred.auth_protocol if cred.security_level != "noAuthNoPriv" else None
+    priv = cred.priv_protocol if cred.security_level == "authPriv" else None
+    if not usm.supports(auth, priv):
+        return None
+    return usm.UsmUser(
+        cred.username.encode(),
+        auth,
+        cred.auth_key.get_secret_value().encode() if auth and cred.auth_key else b"",
+        priv,
+        cred.priv_key.get_secret_value().encode() if priv and cred.priv_key else b"",
+        cred.context_name.encode(),
+    )
+
+
+class _UsmPending:
+    """One v3 request: every msgID of its tries resolves the same future."""
+
+    __slots__ = ("addr", "engine", "fut", "malformed", "rejected", "ts", "user")
+
+    def __init__(self, fut: asyncio.Future[usm.Incoming], addr: tuple[str, int],
+                 user: usm.UsmUser | None, engine: usm.EngineState | None) -> None:
+        self.fut = fut
+        self.addr = addr
+        self.user = user
+        self.engine = engine
+        self.malformed: str | None = None
+        self.rejected: usm.UsmError | None = None
+        self.ts = 0.0
+
+
+class _UsmProtocol(asyncio.DatagramProtocol):
+    """Demultiplexes v3 answers by msgID; only an answer passing the USM checks completes."""
+
+    def __init__(self, pending: dict[int, _UsmPending]) -> None:
+        self.pending = pending
+
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        now = time.time()
+        source = (addr[0], addr[1])
+        try:
+            header = usm.Header(data)
+        except ber.BerError as e:
+            for p in self.pending.values():
+                if p.addr == source and not p.fut.done():
+                    p.malformed = f"undecodable answer ({e})"
+            return
+        msg_id = header.msg_id
+        p = self.pending.get(msg_id)
+        if p is None or p.fut.done() or p.addr != source:
+            return  # unknown / late / foreign msgID: ignore
+        # A message failing a check is not proof the agent is wrong (it may be
+        # forged or replayed): keep waiting, and name the failure if nothing
+        # valid comes.
+        try:
+            incoming = usm.open_message(data, header, p.user, p.engine)
+        except ber.BerError as e:
+            p.malformed = f"undecodable answer ({e})"
+            return
+        except usm.UsmError as e:
+            p.rejected = e
+            return
+        if incoming.pdu.pdu_type == ber.RESPONSE and incoming.pdu.request_id != msg_id:
+            p.malformed = (f"answer to msgID {msg_id} carries request-id "
+                           f"{incoming.pdu.request_id}")
+            return
+        p.ts = now
+        p.fut.set_result(incoming)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("SNMPv3 socket error: %s", exc)
+
+
+class _UsmTransports:
+    """The fast path's UDP sockets (one per address family, apart from the v2c ones),
+    the msgID demux, and what is known of each agent's engine."""
+
+    def __init__(self, client: SnmpClient) -> None:
+        self.client = client
+        self.pending: dict[int, _UsmPending] = {}
+        self.engines: dict[tuple[str, int], usm.EngineState] = {}
+        self._transports: dict[int, asyncio.DatagramTransport] = {}
+        self._lock = asyncio.Lock()
+
+    async def transport(self, family: int) -> asyncio.DatagramTransport:
+        transport = self._transports.get(family)
+        if transport is not None:
+            return transport
+        if self.client._closed:
+            raise RuntimeError("SnmpClient is closed")
+        async with self._lock:
+            transport = self._transports.get(family)
+            if transport is None:
+                loop = asyncio.get_running_loop()
+                local = ("::", 0) if family == socket.AF_INET6 else ("0.0.0.0", 0)
+                transport, _ = await loop.create_datagram_endpoint(
+                    lambda: _UsmProtocol(self.pending), local_addr=local, family=family)
+                sock = transport.get_extra_info("socket")
+                with contextlib.suppress(OSError, AttributeError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
+                self._transports[family] = transport
+        return transport
+
+    def close(self) -> None:
+        for transport in self._transports.values():
+            transport.close()
+        self._transports.clear()
+        for p in self.pending.values():
+            if not p.fut.done():
+                p.fut.cancel()
+        self.pending.clear()
 
 
 # ---------------------------------------------------------------- v3 through pysnmp

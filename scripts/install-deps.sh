@@ -19,6 +19,8 @@ apt_install /usr/sbin/snmpd /usr/bin/snmpget /usr/bin/victoria-metrics \
      chromium chromium-driver
 # The Debian snmpd and victoria-metrics packages may start system services; the
 # tests run their own instances on free loopback ports and need none of them.
-snmpsim_venv snmpsim-data & sim=$!
+# cryptography: pysnmp's AES privacy needs it and does not declare it (without
+# it snmpsim answers every SNMPv3 authPriv request with a decryptionError).
+snmpsim_venv snmpsim-data cryptography & sim=$!
 netmon_venv test
 wait "$sim"

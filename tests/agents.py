@@ -13,7 +13,8 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from netmon import simnet
@@ -27,8 +28,8 @@ from netmon.simnet import (
     write_snmprec,
 )
 
-__all__ = ["SnmpSim", "Snmpd", "free_udp_port", "read_snmprec", "shared_dir",
-           "snmprec_octets", "write_snmprec"]
+__all__ = ["SIM_V3_USERS", "SimV3User", "SnmpSim", "Snmpd", "SnmpdUser", "free_udp_port",
+           "read_snmprec", "shared_dir", "snmprec_octets", "write_snmprec"]
 
 SNMPD = Path("/usr/sbin/snmpd")
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
@@ -68,12 +69,42 @@ def snmprec_octets(tag: str, value: str) -> bytes:
     return value.encode("utf-8")
 
 
+@dataclass(frozen=True)
+class SimV3User:
+    """An SNMPv3 user for :class:`SnmpSim`, in netmon's protocol names (SHA-256, AES-128).
+
+    snmpsim (pysnmp) serves a recording to v3 under the context name equal to
+    its community; its AES-192/256 are the "Reeder" variant, as netmon's.
+    """
+
+    name: str
+    auth_protocol: str
+    auth_key: str
+    priv_protocol: str
+    priv_key: str
+
+    def args(self) -> list[str]:
+        return [f"--v3-user={self.name}",
+                f"--v3-auth-key={self.auth_key}",
+                f"--v3-auth-proto={self.auth_protocol.replace('-', '')}",
+                f"--v3-priv-key={self.priv_key}",
+                f"--v3-priv-proto={self.priv_protocol.replace('-', '').replace('AES128', 'AES')}"]
+
+
+SIM_V3_USERS = (
+    SimV3User("netmon-sim", "SHA-256", "netmon-sim-auth", "AES-128", "netmon-sim-priv"),
+    SimV3User("netmon-sim-512", "SHA-512", "netmon-sim-auth", "AES-256", "netmon-sim-priv"),
+)
+"""Two v3 users for snmpsim: the common default, and the largest MAC with a Reeder key."""
+
+
 class SnmpSim:
     """snmpsim-command-responder on loopback serving recordings (netmon.simnet runs it).
 
     ``data``: ``{community: path}`` (path to a .snmprec or .snmprec.bz2 file,
     which snmpsim reads natively; a ``/`` in the community makes sub-directories)
     or a directory to copy. The community string is the file's base name.
+    ``v3_users`` replace snmpsim's default v3 user (MD5/DES "simulator").
     """
 
     def __init__(
@@ -84,7 +115,9 @@ class SnmpSim:
         ipv6: bool = False,
         max_var_binds: int | None = None,
         venv: str | Path | None = None,
+        v3_users: Sequence[SimV3User] = (),
     ) -> None:
+        self.v3_users = list(v3_users)
         self.ipv4 = ipv4
         self.ipv6 = ipv6
         self.host = "127.0.0.1" if ipv4 else "::1"
@@ -100,6 +133,7 @@ class SnmpSim:
             ipv6_host="::1" if ipv4 and ipv6 else None,
             max_var_binds=max_var_binds,
             venv=Path(venv) if venv else SNMPSIM_VENV,
+            extra_args=[a for u in self.v3_users for a in u.args()],
         )
 
     @property
@@ -157,11 +191,23 @@ class SnmpSim:
         self.cleanup()
 
 
+@dataclass(frozen=True)
+class SnmpdUser:
+    """One more authPriv user for :class:`Snmpd` (Net-SNMP protocol names: SHA-512, AES)."""
+
+    name: str
+    auth_protocol: str
+    auth_key: str
+    priv_protocol: str = "AES"
+    priv_key: str = "netmon-priv-pass"
+
+
 class Snmpd:
-    """Net-SNMP snmpd on loopback with one SNMPv3 user.
+    """Net-SNMP snmpd on loopback with one SNMPv3 user, and ``users`` more.
 
     Isolated from /etc/snmp and /var/lib/snmp (``-C``, SNMP_PERSISTENT_DIR), so a
-    system snmpd on port 161 neither matters nor is touched.
+    system snmpd on port 161 neither matters nor is touched. The persistent
+    directory keeps the engine ID and engineBoots across :meth:`restart`.
     """
 
     def __init__(
@@ -173,7 +219,9 @@ class Snmpd:
         priv_protocol: str = "AES",
         priv_key: str = "netmon-priv-pass",
         community: str | None = None,
+        users: Sequence[SnmpdUser] = (),
     ) -> None:
+        self.users = list(users)
         self.user = user
         self.auth_protocol = auth_protocol
         self.auth_key = auth_key
@@ -201,6 +249,8 @@ class Snmpd:
             f'createUser {self.user} {self.auth_protocol} "{self.auth_key}" '
             f'{self.priv_protocol} "{self.priv_key}"',
             f"rouser {self.user} priv",
+            *(f'createUser {u.name} {u.auth_protocol} "{u.auth_key}" '
+              f'{u.priv_protocol} "{u.priv_key}"\nrouser {u.name} priv' for u in self.users),
             "sysDescr netmon test agent",
             "sysLocation loopback",
         ]
@@ -216,12 +266,18 @@ class Snmpd:
         }
         with open(self.log_path, "wb") as log:
             self._proc = subprocess.Popen(
-                [str(SNMPD), "-f", "-Lo", "-C", "-c", str(self.conf), "-p", str(self.pid_file),
-                 "-I", "-smux"],
+                [str(SNMPD), "-f", "-Lo", "-C", "-c", self._config_files(),
+                 "-p", str(self.pid_file), "-I", "-smux"],
                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self._root,
             )
         self._wait_ready()
         return self
+
+    def _config_files(self) -> str:
+        # -C keeps /etc/snmp out, and with it the persistent file snmpd saved on
+        # its last stop (engine ID, engineBoots): name it so a restart reads it.
+        saved = self.persistent_dir / "snmpd.conf"
+        return f"{self.conf},{saved}" if saved.exists() else str(self.conf)
 
     def _wait_ready(self) -> None:
         cmd = [
@@ -246,6 +302,11 @@ class Snmpd:
     def stop(self) -> None:
         proc, self._proc = self._proc, None
         stop_process(proc)
+
+    def restart(self) -> Snmpd:
+        """Stop and start again on the same port: same engine ID, engineBoots + 1."""
+        self.stop()
+        return self.start()
 
     def cleanup(self) -> None:
         self.stop()

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
-from agents import Snmpd, SnmpSim, shared_dir, write_snmprec
+from agents import SIM_V3_USERS, Snmpd, SnmpdUser, SnmpSim, shared_dir, write_snmprec
 
 
 @pytest.fixture(scope="session")
@@ -22,9 +22,10 @@ def corpus_dir() -> Path:
 @pytest.fixture(scope="session")
 def snmpsim_corpus(corpus_dir: Path) -> Iterator[SnmpSim]:
     """snmpsim on 127.0.0.1 and [::1] (same port) serving every corpus recording;
-    the community is the file's base name (``vrp_ne``, ``iosxe_asr920``, ...)."""
+    the community is the file's base name (``vrp_ne``, ``iosxe_asr920``, ...), and
+    so is the SNMPv3 context name for the users in :data:`SIM_V3_USERS`."""
     files = {p.name.removesuffix(".snmprec"): p for p in sorted(corpus_dir.glob("*.snmprec"))}
-    with SnmpSim(files, ipv4=True, ipv6=True) as sim:
+    with SnmpSim(files, ipv4=True, ipv6=True, v3_users=SIM_V3_USERS) as sim:
         yield sim
 
 
@@ -60,7 +61,9 @@ def snmpsim_factory(tmp_path: Path) -> Iterator[SnmpSimFactory]:
 
 @pytest.fixture(scope="session")
 def snmpd_v3() -> Iterator[Snmpd]:
-    """Net-SNMP snmpd on udp6 [::1] (and 127.0.0.1), same port, with one user:
-    ``.user`` authPriv SHA-256 ``.auth_key`` / AES-128 ``.priv_key``; ``.host`` is "::1"."""
-    with Snmpd() as agent:
+    """Net-SNMP snmpd on udp6 [::1] (and 127.0.0.1), same port, with the user
+    ``.user`` authPriv SHA-256 ``.auth_key`` / AES-128 ``.priv_key`` (``.host`` is
+    "::1"), and ``.users``: SHA-1 and SHA-512 with AES-128 (``.priv_key`` too)."""
+    with Snmpd(users=[SnmpdUser("netmon-sha1", "SHA", "netmon-sha1-pass"),
+                      SnmpdUser("netmon-sha512", "SHA-512", "netmon-sha512-pass")]) as agent:
         yield agent

@@ -99,6 +99,38 @@ async def test_rates_within_2_percent_of_configured(snmpsim_factory, discover):
     assert all("in_bps" not in s.fields for s in first.values())
 
 
+async def test_rates_over_snmpv3_fast_path_within_2_percent(snmpsim_factory):
+    # The same counters over SNMPv3 authPriv (snmpsim's v3 user, context = the
+    # recording): netmon's own USM, no pysnmp, and the same rates.
+    from agents import SIM_V3_USERS
+
+    from netmon.credentials import SnmpV3
+
+    user = SIM_V3_USERS[0]
+    sim = snmpsim_factory({"rates": device_records(rate_device())}, v3_users=[user])
+    creds = SnmpV3(version="3", username=user.name, auth_protocol=user.auth_protocol,
+                   auth_key=SecretStr(user.auth_key), priv_protocol=user.priv_protocol,
+                   priv_key=SecretStr(user.priv_key), context_name="rates")
+    target = make_target(sim, "rates", discover=True).model_copy(update={"snmp": creds})
+    collector = InterfaceCollector()
+    engine = RateEngine()
+    polls = []
+    async with SnmpClient() as client:
+        session = open_session(client, target)
+        for i in range(2):
+            if i:
+                await asyncio.sleep(2.5)
+            result = await poll_target(session, target, [collector], engine)
+            assert result.error is None, result.error
+            polls.append(result.samples)
+        assert client._v3 is None  # pysnmp never started
+    got = by_name(polls[1])
+    assert set(got) == set(RATES)
+    for name, (rin, rout, _) in RATES.items():
+        assert got[name].fields["in_bps"] == pytest.approx(rin, rel=0.02, abs=1.0), name
+        assert got[name].fields["out_bps"] == pytest.approx(rout, rel=0.02, abs=1.0), name
+
+
 async def test_counter32_wrap_is_exact(snmpsim_factory):
     # 6.4 Gbit/s on a 10G port without HC counters: Counter32 wraps every 5.4 s.
     rate = 6.4e9

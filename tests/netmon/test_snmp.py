@@ -4,16 +4,25 @@ loopback UDP servers for the misbehaviours no real agent does on demand."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from agents import Snmpd, SnmpSim, free_udp_port, read_snmprec, snmprec_octets
+from agents import (
+    SIM_V3_USERS,
+    SimV3User,
+    Snmpd,
+    SnmpSim,
+    free_udp_port,
+    read_snmprec,
+    snmprec_octets,
+)
 from pydantic import SecretStr
 
-from netmon import ber
+from netmon import ber, usm
 from netmon.credentials import SnmpV2c, SnmpV3
 from netmon.snmp import (
     END_OF_MIB_VIEW,
@@ -79,6 +88,25 @@ async def test_walk_corpus_interface_names(snmpsim_corpus: SnmpSim, corpus_dir: 
         assert isinstance(table.scalars[SYS_UPTIME], NoSuch)
     else:
         assert table.scalars[SYS_UPTIME] == int(uptime[1])
+
+
+@pytest.mark.parametrize("user", SIM_V3_USERS, ids=lambda u: u.name)
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+async def test_v3_walk_corpus_on_snmpsim(snmpsim_corpus: SnmpSim, corpus_dir: Path,
+                                         user: SimV3User, host: str) -> None:
+    # snmpsim (pysnmp as the agent) picks the recording by the v3 context name.
+    creds = SnmpV3(version="3", username=user.name, auth_protocol=user.auth_protocol,  # type: ignore[arg-type]
+                   auth_key=SecretStr(user.auth_key), priv_protocol=user.priv_protocol,  # type: ignore[arg-type]
+                   priv_key=SecretStr(user.priv_key), context_name="vrp_ne")
+    async with SnmpClient() as client:
+        s = client.session(device="ne40", host=host, port=snmpsim_corpus.port,
+                           credentials=creds, max_repetitions=10)
+        table = await s.walk([IF_DESCR, IF_NAME], scalars=[SYS_UPTIME])
+        assert client._v3 is None
+    path = corpus_dir / "vrp_ne.snmprec"
+    assert table.columns[IF_DESCR] == expected_column(path, IF_DESCR)
+    assert table.columns[IF_NAME] == expected_column(path, IF_NAME)
+    assert table.scalars[SYS_UPTIME] == int(read_snmprec(path)[SYS_UPTIME][1])
 
 
 async def test_walk_column_the_agent_lacks_is_empty(snmpsim_corpus: SnmpSim) -> None:
@@ -486,24 +514,89 @@ async def test_v3_auth_priv_get_and_walk(snmpd_v3: Snmpd) -> None:
     assert isinstance(table.scalars[SYS_UPTIME], int)
 
 
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast-path", "pysnmp"])
 @pytest.mark.parametrize(
     ("change", "error", "reason"),
     [
         ({"auth_key": SecretStr("not-the-auth-key")}, SnmpAuthError, "rejected"),
+        ({"auth_protocol": "SHA-512"}, SnmpAuthError, "rejected"),
         ({"username": "intruder"}, SnmpAuthError, "rejected"),
         # Net-SNMP silently drops what it cannot decrypt; the agent still answers
         # an unauthenticated probe, so the silence is named for what it is.
         ({"priv_key": SecretStr("not-the-priv-key")}, SnmpAuthError, "wrong privacy key"),
     ],
-    ids=["wrong-auth-key", "unknown-user", "wrong-priv-key"],
+    ids=["wrong-auth-key", "wrong-auth-protocol", "unknown-user", "wrong-priv-key"],
 )
 async def test_v3_wrong_credentials(snmpd_v3: Snmpd, change: dict[str, object],
-                                    error: type[SnmpError], reason: str) -> None:
-    async with SnmpClient() as client:
+                                    error: type[SnmpError], reason: str,
+                                    fast_path: bool) -> None:
+    """The fast path names a wrong key as the pysnmp path does."""
+    async with SnmpClient(v3_fast_path=fast_path) as client:
         s = client.session(device="snmpd-v3", host=snmpd_v3.host, port=snmpd_v3.port,
                            credentials=v3(snmpd_v3, **change), timeout_s=0.5, retries=0)
         with pytest.raises(error, match=f"^snmpd-v3: .*{reason}"):
             await s.get([SYS_DESCR])
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+@pytest.mark.parametrize("user", ["netmon-sha1", "netmon", "netmon-sha512"],
+                         ids=["SHA-AES-128", "SHA-256-AES-128", "SHA-512-AES-128"])
+async def test_v3_fast_path_users_on_both_families(snmpd_v3: Snmpd, user: str,
+                                                   host: str) -> None:
+    if user == snmpd_v3.user:
+        auth_protocol, auth_key = "SHA-256", snmpd_v3.auth_key
+    else:
+        (extra,) = [u for u in snmpd_v3.users if u.name == user]
+        auth_protocol, auth_key = extra.auth_protocol, extra.auth_key
+    creds = v3(snmpd_v3, username=user, auth_protocol=auth_protocol,
+               auth_key=SecretStr(auth_key))
+    async with SnmpClient() as client:
+        s = client.session(device="snmpd-v3", host=host, port=snmpd_v3.port,
+                           credentials=creds, timeout_s=1.0)
+        r = await s.get([SYS_DESCR, SYS_UPTIME])
+        table = await s.walk([IF_DESCR], scalars=[SYS_UPTIME])
+        assert client._v3 is None  # no pysnmp engine was needed
+    assert r.values[SYS_DESCR] == b"netmon test agent"
+    assert b"lo" in table.columns[IF_DESCR].values()
+    assert table.scalars[SYS_UPTIME] >= r.require(SYS_UPTIME)  # type: ignore[operator]
+
+
+async def test_v3_agent_restart_is_followed_without_error() -> None:
+    """snmpd restarts (same engine ID, engineBoots + 1, engineTime from 0): the next
+    request is refused as notInTimeWindow, resynchronised once, and answered."""
+    with Snmpd() as agent:
+        async with SnmpClient() as client:
+            s = client.session(device="snmpd-v3", host="127.0.0.1", port=agent.port,
+                               credentials=v3(agent), timeout_s=1.0, retries=0)
+            before = await s.get([SYS_UPTIME, "1.3.6.1.6.3.10.2.1.2.0"])
+            engine = client._usm.engines[("127.0.0.1", agent.port)]  # type: ignore[union-attr]
+            engine_id, boots = engine.engine_id, engine.boots
+            agent.restart()
+            after = await s.get([SYS_UPTIME, "1.3.6.1.6.3.10.2.1.2.0"])
+            again = await s.walk([IF_DESCR])
+    assert after.values["1.3.6.1.6.3.10.2.1.2.0"] == before.values["1.3.6.1.6.3.10.2.1.2.0"] + 1
+    assert engine.engine_id == engine_id and engine.boots == boots + 1
+    assert client._usm is not None and client._usm.engines[("127.0.0.1", agent.port)] is engine
+    assert b"lo" in again.columns[IF_DESCR].values()
+
+
+async def test_v3_agent_with_a_new_engine_id_is_rediscovered() -> None:
+    """snmpd loses its persistent state (a new engine ID): the Report naming our old
+    engine ID leads to one discovery, and the poll goes on."""
+    with Snmpd() as agent:
+        async with SnmpClient() as client:
+            s = client.session(device="snmpd-v3", host="::1", port=agent.port,
+                               credentials=v3(agent), timeout_s=1.0, retries=0)
+            await s.get([SYS_UPTIME])
+            old = client._usm.engines[("::1", agent.port)].engine_id  # type: ignore[union-attr]
+            agent.stop()
+            shutil.rmtree(agent.persistent_dir)
+            agent.persistent_dir.mkdir()
+            agent.start()
+            r = await s.get([SYS_DESCR])
+            new = client._usm.engines[("::1", agent.port)].engine_id  # type: ignore[union-attr]
+    assert r.values[SYS_DESCR] == b"netmon test agent"
+    assert new != old
 
 
 async def test_v3_auth_priv_to_a_silent_port_is_a_timeout(snmpd_v3: Snmpd) -> None:
@@ -513,4 +606,115 @@ async def test_v3_auth_priv_to_a_silent_port_is_a_timeout(snmpd_v3: Snmpd) -> No
         s = client.session(device="nobody-home", host="::1", port=silent,
                            credentials=v3(snmpd_v3), timeout_s=0.3, retries=0)
         with pytest.raises(SnmpTimeout, match=r"^nobody-home: no response"):
+            await s.get([SYS_DESCR])
+
+
+# ---------------------------------------------------------------- misbehaving v3 agents
+
+
+class FakeV3Agent(asyncio.DatagramProtocol):
+    """A loopback v3 agent built on netmon.usm: answers discovery, then hands each
+    authenticated request to ``handler(request, keys) -> bytes | None``."""
+
+    ENGINE_ID = bytes.fromhex("80001f8803deadbeef")
+
+    def __init__(self, user: usm.UsmUser, handler: Callable[..., bytes | None]) -> None:
+        self.user = user
+        self.handler = handler
+        self.keys = usm.local_keys(user, self.ENGINE_ID)
+        self.transport: asyncio.DatagramTransport | None = None
+        self.requests = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def report(self, msg_id: int, oid: str, flags: int, boots: int, engine_time: int) -> bytes:
+        pdu = ber.encode_response(b"", 0, [(oid, ber.COUNTER32, 1)], pdu_type=ber.REPORT)
+        pdu = pdu[pdu.index(bytes((ber.REPORT,))):]  # the PDU alone, without v2c header
+        scoped = ber.encode_tlv(ber.SEQUENCE, ber.encode_tlv(ber.OCTET_STRING, self.ENGINE_ID)
+                                + b"\x04\x00" + pdu)
+        return usm.encode_message(flags, msg_id, self.ENGINE_ID, boots, engine_time,
+                                  self.user.name if flags else b"", self.keys, scoped)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        assert self.transport is not None
+        msg_id = usm.peek_msg_id(data)
+        try:  # discovery is the one plaintext request
+            discovery = not usm.decode_message(data, None, None).engine_id
+        except usm.UsmError:
+            discovery = False
+        if discovery:
+            answer: bytes | None = self.report(msg_id, "1.3.6.1.6.3.15.1.1.4.0", 0, 7, 5000)
+        else:
+            self.requests += 1
+            answer = self.handler(self, msg_id)
+        if answer is not None:
+            self.transport.sendto(answer, addr)
+
+
+async def fake_v3_agent(handler: Callable[..., bytes | None]) -> tuple[FakeV3Agent, int]:
+    user = usm.UsmUser(b"netmon", "SHA-256", b"netmon-auth-pass", "AES-128",
+                       b"netmon-priv-pass")
+    loop = asyncio.get_running_loop()
+    transport, proto = await loop.create_datagram_endpoint(
+        lambda: FakeV3Agent(user, handler), local_addr=("127.0.0.1", 0))
+    return proto, transport.get_extra_info("sockname")[1]
+
+
+def fake_v3_creds() -> SnmpV3:
+    return SnmpV3(version="3", username="netmon", auth_protocol="SHA-256",
+                  auth_key=SecretStr("netmon-auth-pass"), priv_protocol="AES-128",
+                  priv_key=SecretStr("netmon-priv-pass"))
+
+
+async def test_v3_not_in_time_window_after_one_resync_is_an_auth_error() -> None:
+    # An agent whose clock stays out of reach: one resynchronisation, then the error.
+    agent, port = await fake_v3_agent(
+        lambda agent, msg_id: agent.report(msg_id, "1.3.6.1.6.3.15.1.1.2.0", usm.FLAG_AUTH,
+                                           7, 5000))
+    async with SnmpClient() as client:
+        s = client.session(device="drifting", host="127.0.0.1", port=port,
+                           credentials=fake_v3_creds(), timeout_s=0.5, retries=0)
+        with pytest.raises(SnmpAuthError,
+                           match=r"^drifting: SNMPv3 user 'netmon' rejected: not in time window"):
+            await s.get([SYS_DESCR])
+    assert agent.requests == 2
+
+
+@pytest.mark.parametrize(
+    ("oid", "reason"),
+    [("1.3.6.1.6.3.15.1.1.3.0", "unknown user name"),
+     ("1.3.6.1.6.3.15.1.1.5.0", "wrong digest"),
+     ("1.3.6.1.6.3.15.1.1.6.0", "decryption error"),
+     ("1.3.6.1.6.3.15.1.1.1.0", "unsupported security level")],
+)
+async def test_v3_reports_name_the_device_and_the_reason(oid: str, reason: str) -> None:
+    # These Reports come unauthenticated (the agent could not check our keys).
+    agent, port = await fake_v3_agent(
+        lambda agent, msg_id: agent.report(msg_id, oid, 0, 7, 5000))
+    async with SnmpClient() as client:
+        s = client.session(device="edge-7", host="127.0.0.1", port=port,
+                           credentials=fake_v3_creds(), timeout_s=0.5, retries=0)
+        with pytest.raises(SnmpAuthError,
+                           match=f"^edge-7: SNMPv3 user 'netmon' rejected: {reason}"):
+            await s.get([SYS_DESCR])
+    assert agent.requests == 1
+
+
+async def test_v3_forged_plaintext_answer_is_not_accepted() -> None:
+    # A plaintext Response to an authPriv request proves nothing: it is ignored,
+    # and the request ends naming why nothing acceptable came.
+    def forged(agent: FakeV3Agent, msg_id: int) -> bytes:
+        pdu = ber.encode_response(b"", msg_id, [(SYS_DESCR, ber.OCTET_STRING, b"forged")])
+        pdu = pdu[pdu.index(bytes((ber.RESPONSE,))):]
+        scoped = ber.encode_tlv(ber.SEQUENCE, ber.encode_tlv(ber.OCTET_STRING, agent.ENGINE_ID)
+                                + b"\x04\x00" + pdu)
+        return usm.encode_message(0, msg_id, agent.ENGINE_ID, 7, 5000, b"netmon", agent.keys,
+                                  scoped)
+
+    _, port = await fake_v3_agent(forged)
+    async with SnmpClient() as client:
+        s = client.session(device="spoofed", host="127.0.0.1", port=port,
+                           credentials=fake_v3_creds(), timeout_s=0.3, retries=0)
+        with pytest.raises(SnmpAuthError, match=r"^spoofed: .*security level"):
             await s.get([SYS_DESCR])
