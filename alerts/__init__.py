@@ -2,4 +2,14 @@
 
 Step: rates -> **alert engine** -> notifiers. Rules read derived samples
 (netmon.model.Sample) and never import collectors/.
+
+Importing this package registers every built-in rule and, last, the
+``alerts:`` settings section, whose ``rules:`` holds one key per registered
+rule: a rule module must be imported above that line.
 """
+
+from alerts.rules import links as _links  # noqa: F401  (registers the link rules)
+from alerts.settings import alerts_section as _alerts_section
+from netmon.plugins import register_section as _register_section
+
+_register_section("alerts", _alerts_section())

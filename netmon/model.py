@@ -26,6 +26,8 @@ DEVICE = "device"
 POLL_ISSUE = "poll_issue"
 ALERT = "alert"
 """Alert events (fired, resolved), written to the sinks for history."""
+SPOOL = "spool"
+"""A sink's spool figures, handed to the alert engine each evaluation (never stored)."""
 
 
 @dataclass(frozen=True, slots=True)
