@@ -8,7 +8,9 @@ Importing this package registers every built-in rule and, last, the
 rule: a rule module must be imported above that line.
 """
 
+from alerts.rules import devices as _devices  # noqa: F401  (registers the device rules)
 from alerts.rules import links as _links  # noqa: F401  (registers the link rules)
+from alerts.rules import planes as _planes  # noqa: F401  (registers the plane-pair rules)
 from alerts.settings import alerts_section as _alerts_section
 from netmon.plugins import register_section as _register_section
 
