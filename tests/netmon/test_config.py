@@ -140,8 +140,8 @@ BAD = [
     ]),
     ("bad/top_level_typo.yaml", [
         "bad/top_level_typo.yaml:2:1: inlcude: unknown key 'inlcude' (expected one of: alerts, "
-        "defaults, http, include, interfaces, log_level, snmp_profiles, state_dir, storage, "
-        "targets); did you mean 'include'?",
+        "defaults, http, include, interfaces, log_level, notifications, snmp_profiles, "
+        "state_dir, storage, targets); did you mean 'include'?",
         "bad/top_level_typo.yaml:3:12: log_level: "
         "'verbose' is not one of: debug, info, warning, error",
     ]),
