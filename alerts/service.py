@@ -32,7 +32,7 @@ log = logging.getLogger("netmon.alerts")
 
 
 class Dispatches(Protocol):
-    """The part of alerts.dispatch.Dispatcher the engine uses."""
+    """What the service needs of alerts.dispatch.Dispatcher (tests record the calls)."""
 
     def update(self, alerts: Sequence[Alert], now: datetime) -> None: ...
 
@@ -82,7 +82,11 @@ class AlertService:
         """Called by each poll with its derived samples: an append, nothing else."""
         self._buffer.extend(samples)
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        """Start the dispatcher (its persisted queue resumes), then evaluate periodically."""
+        start = getattr(self.dispatcher, "start", None)
+        if start is not None:
+            await start()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="alert-engine")
 
     def reconfigure(self, options: AlertsOptionsBase) -> None:
@@ -125,4 +129,7 @@ class AlertService:
             self._task = None
         if self._buffer:
             await self.evaluate()
+        close = getattr(self.dispatcher, "aclose", None)
+        if close is not None:
+            await close()
         self.store.close()

@@ -32,6 +32,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExe
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from alerts.dispatch import Dispatcher
 from alerts.service import AlertService
 from netmon.config import Config, ConfigError, Target, load_config
 from netmon.model import INTERFACE, POLL_ISSUE, Collector, Sample, Sink
@@ -248,7 +249,11 @@ class Daemon:
                 start = getattr(sink, "start", None)
                 if start is not None:
                     await start()
-            self.alerts = AlertService(settings.alerts, settings.state_dir, self.sinks)
+            dispatcher = Dispatcher(settings.notifications, settings.state_dir,
+                                    language=settings.alerts.language,
+                                    eval_interval_s=settings.alerts.eval_interval_s)
+            self.alerts = AlertService(settings.alerts, settings.state_dir, self.sinks,
+                                       dispatcher=dispatcher)
         except (OSError, sqlite3.Error) as exc:
             raise StartupError(f"cannot open storage in {settings.state_dir}: {exc}") from None
         self.state.sinks = self.sinks
@@ -271,7 +276,7 @@ class Daemon:
         for target in self.config.targets:
             self._schedule(target)
         self.scheduler.start()
-        self.alerts.start()
+        await self.alerts.start()
         self.state.scheduler_running = True
         self.notifier.ready(status=f"polling {len(self.config.targets)} targets")
         log.info("netmon running: %d targets", len(self.config.targets))

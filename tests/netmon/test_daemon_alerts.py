@@ -7,6 +7,7 @@ the simulated network (tests/netmon/conftest.py); the others stay under 50%.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 ALERTS_YAML = (
@@ -42,13 +43,14 @@ def test_over_threshold_link_fires_logs_and_survives_a_restart(
              "link_utilisation_high to fire")
     line = next(x for x in daemon.stderr.splitlines() if "alert firing" in x)
     assert "device=core-b link=xe-0/0/0 site=SITE-CORE-B" in line
-    assert "at 57.5% of 1.2 Gbit/s for " in line
+    # 690 Mbit/s of 1.2 Gbit/s, give or take the simulator's timing.
+    assert re.search(r"xe-0/0/0 plane B at 5[6-9]\.\d% of 1.2 Gbit/s for \ds$", line), line
     assert _states(config) == [("core-b xe-0/0/0", "firing")]
     rc, _ = daemon.terminate()
     assert rc == 0
 
     again = start_daemon(config)
     wait_for(lambda: again.polls().get("core-b", 0) >= 4, 15, "four polls after the restart")
-    assert "alert firing" not in again.stderr  # still the same episode
+    assert "alert firing: " not in again.stderr  # the engine: still the same episode
     assert _states(config) == [("core-b xe-0/0/0", "firing")]
     again.terminate()
