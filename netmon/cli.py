@@ -53,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--demo-dir", type=Path, default=DEMO_DIR,
                    help=f"where --demo keeps recordings, config and state (default {DEMO_DIR})")
+    r.add_argument("--demo-interval", type=_duration, default=10.0,
+                   help="poll interval of the demo (default 10s; alerts fire after two)")
+    r.add_argument("--demo-listen", default="127.0.0.1:9161",
+                   help="HTTP listen address of the demo (default 127.0.0.1:9161)")
 
     qu = sub.add_parser("query", help="read stored link metrics from the local store")
     qu.add_argument("--config", type=Path, default=None)
@@ -169,11 +173,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.demo:
         from netmon.demo import Demo
 
-        demo = Demo(args.demo_dir)
+        demo = Demo(args.demo_dir, interval=f"{args.demo_interval:g}s",
+                    http_listen=args.demo_listen)
         path = demo.start()
         print(f"demo: simulated network on 127.0.0.1:{demo.port}, config {path}", flush=True)
         print(f"demo: query with: netmon query --config {path} --field util_pct --since 5m",
               flush=True)
+        print(f"demo: alerts with: netmon alerts --config {path}", flush=True)
     try:
         config = _load(path)
         if config is None:
