@@ -39,7 +39,7 @@ from alerts.rule import RuleOptions
 from alerts.settings import AlertsOptionsBase, utcnow
 from alerts.silences import Silence
 from alerts.store import AlertStore, StoredAlert
-from alerts.templates import duration
+from alerts.templates import Lazy, with_duration
 from netmon import plugins
 from netmon.model import ALERT, Alert, Observation, Sample
 
@@ -172,9 +172,25 @@ class AlertEngine:
         now = now or self._now()
         with self._lock:
             observations: list[Observation] = []
+            by_measurement: dict[str, list[Sample]] = {}
+            for sample in samples:
+                found = by_measurement.get(sample.measurement)
+                if found is None:
+                    by_measurement[sample.measurement] = [sample]
+                else:
+                    found.append(sample)
             for name, built in self.rules.items():
+                wanted = getattr(built.rule, "measurements", None)
+                if wanted is None:
+                    given: Sequence[Sample] = samples
+                elif len(wanted) == 1:
+                    given = by_measurement.get(next(iter(wanted)), [])
+                else:
+                    given = []
+                    for measurement in wanted:
+                        given.extend(by_measurement.get(measurement, ()))
                 try:
-                    observations.extend(built.rule.evaluate(samples))
+                    observations.extend(built.rule.evaluate(given))
                 except Exception:  # a plugin's bug must not stop the other rules
                     built.errors += 1
                     if built.errors == 1 or built.errors % 100 == 0:
@@ -205,7 +221,8 @@ class AlertEngine:
     def _observe(self, obs: Observation, transitions: list[tuple[str, StoredAlert]]) -> None:
         ident = (obs.rule, obs.key)
         st = self._states.get(ident)
-        if st is not None and st.state != RESOLVED and dict(obs.labels) != st.labels:
+        if (st is not None and st.state != RESOLVED and obs.labels is not st.labels
+                and dict(obs.labels) != st.labels):
             # Same thing, new labels (renamed link, new severity): that alert ends here.
             if st.state == FIRING:
                 self._resolve(st, obs.ts, transitions)
@@ -214,11 +231,11 @@ class AlertEngine:
             st = None
         if obs.firing:
             if st is None or st.state == RESOLVED:
-                labels = dict(obs.labels)
+                labels = obs.labels  # a rule's labels are never changed once given
                 built = self.rules.get(obs.rule)
                 for_s = built.options.effective(labels).for_s if built is not None else 0.0
                 st = StoredAlert(obs.rule, obs.key, fingerprint(obs.rule, labels), labels,
-                                 dict(obs.annotations), PENDING, obs.ts, None, None, obs.value,
+                                 obs.annotations, PENDING, obs.ts, None, None, obs.value,
                                  for_s, obs.ts)
                 self._states[ident] = st
                 self._removed.discard(ident)
@@ -226,8 +243,7 @@ class AlertEngine:
                 transitions.append((PENDING, st))
             st.value = obs.value
             st.last_seen = obs.ts
-            if obs.annotations:
-                st.annotations = dict(obs.annotations)
+            st.annotations = obs.annotations  # rendered when read (templates.Lazy)
             if st.state == PENDING and (obs.ts - st.active_at).total_seconds() >= st.for_s:
                 st.state = FIRING
                 st.starts_at = obs.ts
@@ -270,10 +286,8 @@ class AlertEngine:
 
     def _to_alert(self, st: StoredAlert, now: datetime, silences: Iterable[Silence],
                   unreachable: set[str]) -> Alert:
-        since = st.active_at
         until = st.ends_at or st.last_seen
-        held = duration((until - since).total_seconds())
-        annotations = {k: v.replace("{for}", held) for k, v in st.annotations.items()}
+        annotations = Lazy(with_duration, st.annotations, (until - st.active_at).total_seconds())
         inhibited = (st.rule != DEVICE_UNREACHABLE
                      and st.labels.get("device", "\x00") in unreachable)
         silenced = any(s.matches(st.labels) for s in silences)

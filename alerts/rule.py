@@ -93,45 +93,48 @@ class RuleOptions(BaseModel):
 class Reporter:
     """Keeps a rule's observations cheap at 100,000 links: what to report.
 
-    A rule reports a thing when it fires (every time: the engine needs the
-    current value), when its verdict changes, and the first time it is judged
-    (the engine may hold a state for it from before a restart). A thing that
-    was fine and is still fine needs no observation: the engine's state for it
-    would not change.
+    A rule reports a thing while it fires (every time: the engine needs the
+    current value) and once when it stops firing. A thing that was fine and is
+    still fine needs no observation: the engine's state for it would not
+    change. ``firing`` (the keys last reported firing) is also the rule's
+    hysteresis state; the engine seeds it (``restore``) with the keys it holds
+    as pending or firing, so that a restart or reload neither forgets an alert
+    nor re-judges it without hysteresis.
     """
 
-    __slots__ = ("_last",)
+    __slots__ = ("firing",)
 
     def __init__(self) -> None:
-        self._last: dict[tuple[str, ...], bool] = {}
+        self.firing: set[tuple[str, ...]] = set()
 
     def should_report(self, key: tuple[str, ...], firing: bool) -> bool:
-        last = self._last.get(key)
         if firing:
-            self._last[key] = True
+            self.firing.add(key)
             return True
-        if last is False:
-            return False
-        self._last[key] = False
-        return True
+        if key in self.firing:
+            self.firing.discard(key)
+            return True
+        return False
 
     def was_firing(self, key: tuple[str, ...]) -> bool:
         """What this rule last said about ``key`` (its hysteresis state)."""
-        return self._last.get(key, False)
+        return key in self.firing
 
     def restore(self, keys: Iterable[tuple[str, ...]]) -> None:
         """The engine holds these keys pending or firing (from before a restart or reload)."""
-        for key in keys:
-            self._last[key] = True
+        self.firing.update(keys)
 
-    def forget(self, key: tuple[str, ...]) -> None:
-        self._last.pop(key, None)
+    def devices(self) -> set[str]:
+        """First elements of the firing keys (the device, for per-link rules)."""
+        return {key[0] for key in self.firing}
 
 
 class RuleBase:
     """Optional base of a rule: its name, options, language and a per-labels options cache."""
 
     name: ClassVar[str]
+    measurements: ClassVar[frozenset[str] | None] = None
+    """The measurements the rule reads; the engine hands it only those (None: all)."""
     language: str = "en"
 
     def __init__(self, options: RuleOptions) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,8 +55,8 @@ class StoredAlert:
     rule: str
     key: tuple[str, ...]
     fingerprint: str
-    labels: dict[str, str]
-    annotations: dict[str, str]
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
     state: str
     active_at: datetime
     starts_at: datetime | None
@@ -116,8 +116,8 @@ class AlertStore:
     def save(self, changed: Iterable[StoredAlert], removed: Iterable[tuple[str, tuple[str, ...]]]
              ) -> None:
         """Upsert ``changed`` and delete ``removed`` (rule, key) in one transaction."""
-        up = [(a.rule, json.dumps(a.key), a.fingerprint, json.dumps(a.labels, sort_keys=True),
-               json.dumps(a.annotations, ensure_ascii=False), a.state, _ts(a.active_at),
+        up = [(a.rule, json.dumps(a.key), a.fingerprint, json.dumps(dict(a.labels), sort_keys=True),
+               json.dumps(dict(a.annotations), ensure_ascii=False), a.state, _ts(a.active_at),
                _ts(a.starts_at), _ts(a.ends_at), a.value, a.for_s, _ts(a.last_seen))
               for a in changed]
         gone = [(rule, json.dumps(key)) for rule, key in removed]

@@ -7,9 +7,10 @@ Step: rates -> **alert engine (rules)** -> notifiers. Each rule renders its
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
-__all__ = ["TEMPLATES", "bandwidth", "duration", "render"]
+__all__ = ["TEMPLATES", "Lazy", "bandwidth", "duration", "render", "with_duration"]
 
 TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     "link_utilisation_high": {
@@ -120,3 +121,44 @@ def duration(seconds: float) -> str:
         return f"{h}h{m}m" if m else f"{h}h"
     d, h = divmod(s // 3600, 24)
     return f"{d}d{h}h" if h else f"{d}d"
+
+
+class Lazy(Mapping[str, str]):
+    """Annotations rendered on first use: ``Lazy(make, *args)`` calls ``make(*args)`` once.
+
+    A firing link is observed every poll with its new value, but its text is
+    read only when a notification is sent, the API is asked, or the state is
+    saved: at 100,000 links, rendering every firing link's text every cycle
+    would cost more than judging all the links.
+    """
+
+    __slots__ = ("_args", "_make", "_text")
+
+    def __init__(self, make: Callable[..., Mapping[str, str]], *args: Any) -> None:
+        self._make = make
+        self._args = args
+        self._text: Mapping[str, str] | None = None
+
+    def _get(self) -> Mapping[str, str]:
+        if self._text is None:
+            self._text = self._make(*self._args)
+            self._args = ()
+        return self._text
+
+    def __getitem__(self, key: str) -> str:
+        return self._get()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __repr__(self) -> str:
+        return repr(dict(self._get()))
+
+
+def with_duration(annotations: Mapping[str, str], seconds: float) -> dict[str, str]:
+    """``{for}`` in each annotation -> how long the condition has held ("7m")."""
+    held = duration(seconds)
+    return {k: v.replace("{for}", held) for k, v in annotations.items()}

@@ -32,6 +32,7 @@ class DeviceUnreachable(RuleBase):
     """N polls in a row failed. While it fires, the device's other alerts are inhibited."""
 
     name: ClassVar[str] = "device_unreachable"
+    measurements: ClassVar[frozenset[str]] = frozenset({DEVICE})
     options: UnreachableOptions
 
     def __init__(self, options: UnreachableOptions) -> None:
@@ -75,6 +76,7 @@ class SpoolBacklog(RuleBase):
     """The storage spool holds points older than ``max_age``: the database is not keeping up."""
 
     name: ClassVar[str] = "spool_backlog"
+    measurements: ClassVar[frozenset[str]] = frozenset({SPOOL})
     options: SpoolOptions
 
     def evaluate(self, samples: Sequence[Sample]) -> list[Observation]:

@@ -15,7 +15,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from alerts.rule import RuleBase, RuleOptions, RuleOverride, Severity
-from alerts.templates import bandwidth, duration, render
+from alerts.templates import Lazy, bandwidth, duration, render
 from netmon.model import COUNTER_RESET, INTERFACE, Observation, Sample
 from netmon.plugins import register_rule
 from netmon.units import Duration, Percent
@@ -67,57 +67,75 @@ class UtilisationOptions(RuleOptions):
 
 class LinkUtilisationHigh(RuleBase):
     name: ClassVar[str] = "link_utilisation_high"
+    measurements: ClassVar[frozenset[str]] = frozenset({INTERFACE})
     options: UtilisationOptions
 
     def __init__(self, options: UtilisationOptions) -> None:
         super().__init__(options)
         self._labels: dict[tuple[str, ...], dict[str, str]] = {}
+        # Overrides that change the verdict (not only `for` or severity) need the
+        # per-link options before the quick "fine, and was fine" exit.
+        self._per_link_verdict = any(o.enabled is not None or o.threshold_pct is not None
+                                     for o in options.overrides)
 
     def evaluate(self, samples: Sequence[Sample]) -> list[Observation]:
         out: list[Observation] = []
-        report = self.report
+        firing_keys = self.report.firing
+        firing_devices = self.report.devices()
+        base_threshold = self.options.threshold_pct
+        per_link = self._per_link_verdict
         for s in samples:
-            if s.measurement != INTERFACE:
-                continue
             f = s.fields
             util = f.get("util_pct")
             if util is None:
                 continue  # no rate this poll (first poll, reset, unknown capacity)
-            key = _key(s)
-            opts: UtilisationOptions = self.options_for(key, s.tags)  # type: ignore[assignment]
-            if not opts.enabled:
+            # The common case, kept cheap (no allocation): under the threshold, and
+            # not firing before.
+            if (not per_link and util < (base_threshold or f.get("threshold_pct", 50.0))  # type: ignore[operator]
+                    and (s.target not in firing_devices
+                         or (s.target, s.tags.get("ifName", "")) not in firing_keys)):
                 continue
-            threshold = opts.threshold_pct or float(f.get("threshold_pct", 50.0))
+            key = (s.target, s.tags.get("ifName", ""))
+            opts: UtilisationOptions = self.options_for(key, s.tags)  # type: ignore[assignment]
+            threshold = float(opts.threshold_pct or f.get("threshold_pct", 50.0))  # type: ignore[arg-type]
             oper = f.get("oper_status")
-            # Hysteresis: the Reporter remembers whether the link was firing.
-            if oper is not None and oper != OPER_UP:
+            if not opts.enabled or (oper is not None and oper != OPER_UP):
                 firing = False  # a link that is not up is link_down's business
-            elif util >= threshold:
+            elif util >= threshold:  # type: ignore[operator]
                 firing = True
-            elif report.was_firing(key):
-                clear = opts.clear_below_pct
-                if clear >= threshold:
-                    clear = threshold - 5.0
-                firing = util >= clear
+            elif key in firing_keys:  # hysteresis: firing until under clear_below
+                firing = util >= _clear(opts, threshold)  # type: ignore[operator]
             else:
                 firing = False
-            if not report.should_report(key, firing):
+            if firing:
+                firing_keys.add(key)
+            elif key in firing_keys:
+                firing_keys.discard(key)
+            else:
                 continue
             labels = self._labels.get(key)
             if labels is None:
                 labels = self._labels[key] = link_labels(self.name, opts.severity, s.tags)
-            annotations: dict[str, str] = {}
-            if firing:
-                clear = opts.clear_below_pct if opts.clear_below_pct < threshold else threshold - 5
-                annotations = render(self.name, self.language, {
-                    **s.tags, "link": s.tags.get("link") or key[1], "device": s.target,
-                    "util_pct": util, "capacity": bandwidth(f.get("capacity_bps")),  # type: ignore[arg-type]
-                    "threshold_pct": threshold, "clear_pct": clear,
-                    "in_rate": bandwidth(f.get("in_bps")),  # type: ignore[arg-type]
-                    "out_rate": bandwidth(f.get("out_bps")),  # type: ignore[arg-type]
-                })
-            out.append(Observation(self.name, key, labels, firing, float(util), s.ts, annotations))
+            annotations: Mapping[str, str] = (
+                Lazy(self._text, s, threshold, _clear(opts, threshold)) if firing else {})
+            out.append(Observation(self.name, key, labels, firing, float(util), s.ts,  # type: ignore[arg-type]
+                                   annotations))
         return out
+
+    def _text(self, s: Sample, threshold: float, clear: float) -> dict[str, str]:
+        f = s.fields
+        return render(self.name, self.language, {
+            **s.tags, "link": s.tags.get("link") or s.tags.get("ifName", ""), "device": s.target,
+            "util_pct": f["util_pct"], "capacity": bandwidth(f.get("capacity_bps")),  # type: ignore[arg-type]
+            "threshold_pct": threshold, "clear_pct": clear,
+            "in_rate": bandwidth(f.get("in_bps")),  # type: ignore[arg-type]
+            "out_rate": bandwidth(f.get("out_bps")),  # type: ignore[arg-type]
+        })
+
+
+def _clear(opts: UtilisationOptions, threshold: float) -> float:
+    """clear_below, or 5 points under a link threshold that is not above it."""
+    return opts.clear_below_pct if opts.clear_below_pct < threshold else threshold - 5.0
 
 
 # -- link_down ----------------------------------------------------------------------------
@@ -131,23 +149,28 @@ class LinkDown(RuleBase):
     """ifOperStatus down (or lowerLayerDown) while ifAdminStatus is up: not a planned shut."""
 
     name: ClassVar[str] = "link_down"
+    measurements: ClassVar[frozenset[str]] = frozenset({INTERFACE})
 
     def evaluate(self, samples: Sequence[Sample]) -> list[Observation]:
         out: list[Observation] = []
+        firing_keys = self.report.firing
+        firing_devices = self.report.devices()
         for s in samples:
-            if s.measurement != INTERFACE:
-                continue
             f = s.fields
             oper = f.get("oper_status")
+            if (oper == OPER_UP or oper is None) and s.target not in firing_devices:
+                continue  # up, and nothing of this device was down: the common case
             admin = f.get("admin_status")
             if oper is None or admin is None:
                 continue
             key = _key(s)
             opts = self.options_for(key, s.tags)
-            if not opts.enabled:
-                continue
-            firing = admin == ADMIN_UP and oper in OPER_DOWN
-            if not self.report.should_report(key, firing):
+            firing = opts.enabled and admin == ADMIN_UP and oper in OPER_DOWN
+            if firing:
+                firing_keys.add(key)
+            elif key in firing_keys:
+                firing_keys.discard(key)
+            else:
                 continue
             annotations: dict[str, str] = {}
             if firing:
@@ -173,6 +196,7 @@ class CounterAnomaly(RuleBase):
     """Counter resets (reboots, discontinuities, impossible rates) repeating on one interface."""
 
     name: ClassVar[str] = "counter_anomaly"
+    measurements: ClassVar[frozenset[str]] = frozenset({INTERFACE, COUNTER_RESET})
     options: CounterAnomalyOptions
 
     def __init__(self, options: CounterAnomalyOptions) -> None:
@@ -182,12 +206,15 @@ class CounterAnomaly(RuleBase):
     def evaluate(self, samples: Sequence[Sample]) -> list[Observation]:
         out: list[Observation] = []
         judged: dict[tuple[str, ...], Sample] = {}
-        for s in samples:
-            if s.measurement == COUNTER_RESET:
-                key = _key(s)
-                self._resets.setdefault(key, deque()).append((s.ts, str(s.fields.get("reason"))))
-                judged[key] = s
-            elif s.measurement == INTERFACE:
+        resets = [s for s in samples if s.measurement == COUNTER_RESET]
+        for s in resets:
+            key = _key(s)
+            self._resets.setdefault(key, deque()).append((s.ts, str(s.fields.get("reason"))))
+            judged[key] = s
+        devices = {key[0] for key in self._resets}
+        for s in samples if devices else ():
+            # Interfaces with resets in the window are judged again at each poll.
+            if s.target in devices and s.measurement == INTERFACE:
                 key = _key(s)
                 if key in self._resets:
                     judged[key] = s

@@ -14,7 +14,7 @@ latest ``interface`` sample of each (device, ifName).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -22,7 +22,7 @@ from pydantic import Field
 
 from alerts.rule import RuleBase, RuleOptions, RuleOverride, Severity
 from alerts.rules.links import OPER_DOWN
-from alerts.templates import bandwidth, render
+from alerts.templates import Lazy, bandwidth, render
 from netmon.model import INTERFACE, Observation, Sample
 from netmon.plugins import register_rule
 from netmon.units import Duration, Percent
@@ -42,43 +42,50 @@ class _Link:
 
 
 class _Sites:
-    """The latest state of each plane link, by site."""
+    """The latest state of each plane link, by site and plane (updated in place)."""
 
     def __init__(self) -> None:
-        self.links: dict[str, dict[tuple[str, str], _Link]] = {}
+        self.links: dict[tuple[str, str], _Link] = {}
+        self.planes: dict[str, dict[str, list[_Link]]] = {}
         self.tags: dict[str, dict[str, str]] = {}
 
     def update(self, samples: Sequence[Sample]) -> dict[str, Sample]:
         """Take in the plane links of ``samples``; returns the sites touched (-> a sample)."""
         touched: dict[str, Sample] = {}
+        links = self.links
         for s in samples:
-            if s.measurement != INTERFACE:
+            tags = s.tags
+            plane = tags.get("plane")
+            if not plane:
                 continue
-            plane = s.tags.get("plane")
-            site = s.tags.get("site")
-            if not plane or not site:
+            site = tags.get("site")
+            if not site:
                 continue
             f = s.fields
-            oper = f.get("oper_status")
-            in_bps, out_bps, cap = f.get("in_bps"), f.get("out_bps"), f.get("capacity_bps")
-            self.links.setdefault(site, {})[(s.target, s.tags.get("ifName", ""))] = _Link(
-                s.tags.get("link") or s.tags.get("ifName", ""), plane, oper in OPER_DOWN,
-                float(in_bps) if in_bps is not None else None,  # type: ignore[arg-type]
-                float(out_bps) if out_bps is not None else None,  # type: ignore[arg-type]
-                float(cap) if cap is not None else None,  # type: ignore[arg-type]
-                float(f.get("threshold_pct", 50.0)),  # type: ignore[arg-type]
-            )
-            if site not in self.tags:
-                self.tags[site] = {k: s.tags[k] for k in ("tier", "province") if s.tags.get(k)}
+            key = (s.target, tags.get("ifName", ""))
+            link = links.get(key)
+            if link is None or link.plane != plane:
+                old = link
+                link = links[key] = _Link(tags.get("link") or key[1], plane, False, None, None,
+                                          None, 50.0)
+                self._place(site, link, old, tags)
+            link.down = f.get("oper_status") in OPER_DOWN
+            link.in_bps = f.get("in_bps")  # type: ignore[assignment]
+            link.out_bps = f.get("out_bps")  # type: ignore[assignment]
+            link.capacity_bps = f.get("capacity_bps")  # type: ignore[assignment]
+            link.threshold_pct = f.get("threshold_pct", 50.0)  # type: ignore[assignment]
             touched[site] = s
         return touched
 
-    def planes(self, site: str) -> dict[str, list[_Link]]:
-        out: dict[str, list[_Link]] = {"A": [], "B": []}
-        for link in self.links.get(site, {}).values():
-            if link.plane in out:
-                out[link.plane].append(link)
-        return out
+    def _place(self, site: str, link: _Link, old: _Link | None,
+               tags: Mapping[str, str]) -> None:
+        by_plane = self.planes.setdefault(site, {"A": [], "B": []})
+        if old is not None:  # its role changed in the config: it leaves its old plane
+            for members in by_plane.values():
+                members[:] = [x for x in members if x is not old]
+        by_plane.setdefault(link.plane, []).append(link)
+        if site not in self.tags:
+            self.tags[site] = {k: tags[k] for k in ("tier", "province") if tags.get(k)}
 
 
 def _labels(name: str, severity: str, site: str, tags: dict[str, str],
@@ -95,6 +102,7 @@ class RedundancyOptions(RuleOptions):
 
 class PlaneRedundancyLost(RuleBase):
     name: ClassVar[str] = "plane_redundancy_lost"
+    measurements: ClassVar[frozenset[str]] = frozenset({INTERFACE})
 
     def __init__(self, options: RuleOptions) -> None:
         super().__init__(options)
@@ -102,27 +110,32 @@ class PlaneRedundancyLost(RuleBase):
 
     def evaluate(self, samples: Sequence[Sample]) -> list[Observation]:
         out: list[Observation] = []
+        firing_keys = self.report.firing
         for site, sample in self.sites.update(samples).items():
-            planes = self.sites.planes(site)
-            if not planes["A"] or not planes["B"]:
+            planes = self.sites.planes[site]
+            a, b = planes["A"], planes["B"]
+            if not a or not b:
                 continue  # not a plane pair
-            tags = self.sites.tags[site]
-            for plane, other in (("A", "B"), ("B", "A")):
+            for plane, other, links in (("A", "B", a), ("B", "A", b)):
                 key = (site, plane)
-                labels = _labels(self.name, "", site, tags, plane)
+                lost = 0
+                for x in links:
+                    if x.down:
+                        lost += 1
+                if lost < len(links) and key not in firing_keys:
+                    continue  # the common case: the plane has a link up, as before
+                labels = _labels(self.name, "", site, self.sites.tags[site], plane)
                 opts = self.options_for(key, labels)
                 labels["severity"] = opts.severity
-                links = planes[plane]
-                lost = [x for x in links if x.down]
-                firing = opts.enabled and len(lost) == len(links)
+                firing = opts.enabled and lost == len(links)
                 if not self.report.should_report(key, firing):
                     continue
                 annotations: dict[str, str] = {}
                 if firing:
                     annotations = render(self.name, self.language, {
-                        "site": site, "plane": plane, "other": other, "lost": len(lost),
-                        "total": len(links), "links": ", ".join(sorted(x.name for x in lost))})
-                out.append(Observation(self.name, key, labels, firing, float(len(lost)),
+                        "site": site, "plane": plane, "other": other, "lost": lost,
+                        "total": len(links), "links": ", ".join(sorted(x.name for x in links))})
+                out.append(Observation(self.name, key, labels, firing, float(lost),
                                        sample.ts, annotations))
         return out
 
@@ -142,6 +155,7 @@ class HeadroomOptions(RuleOptions):
 
 class FailoverHeadroomLow(RuleBase):
     name: ClassVar[str] = "failover_headroom_low"
+    measurements: ClassVar[frozenset[str]] = frozenset({INTERFACE})
     options: HeadroomOptions
 
     def __init__(self, options: HeadroomOptions) -> None:
@@ -150,20 +164,29 @@ class FailoverHeadroomLow(RuleBase):
 
     def evaluate(self, samples: Sequence[Sample]) -> list[Observation]:
         out: list[Observation] = []
+        firing_keys = self.report.firing
+        base = self.options
         for site, sample in self.sites.update(samples).items():
-            planes = self.sites.planes(site)
+            planes = self.sites.planes[site]
             if not planes["A"] or not planes["B"]:
                 continue
-            figures = {}
+            figures: dict[str, tuple[float, float, float, float]] = {}
+            rated = True
             for plane, links in planes.items():
-                up = [x for x in links if not x.down and x.capacity_bps]
-                figures[plane] = (
-                    sum(x.capacity_bps or 0.0 for x in up),
-                    sum(x.in_bps or 0.0 for x in links),
-                    sum(x.out_bps or 0.0 for x in links),
-                    min((x.threshold_pct for x in links), default=50.0),
-                )
-            if any(all(x.in_bps is None for x in links) for links in planes.values()):
+                cap = in_bps = out_bps = 0.0
+                threshold_pct = 100.0
+                any_rate = False
+                for x in links:
+                    if x.in_bps is not None:
+                        any_rate = True
+                        in_bps += x.in_bps
+                        out_bps += x.out_bps or 0.0
+                    if not x.down and x.capacity_bps:
+                        cap += x.capacity_bps
+                    threshold_pct = min(threshold_pct, x.threshold_pct)
+                rated = rated and any_rate
+                figures[plane] = (cap, in_bps, out_bps, threshold_pct)
+            if not rated:
                 continue  # no rates yet on a whole plane: not judged
             cap_a, cap_b = figures["A"][0], figures["B"][0]
             if not cap_a or not cap_b:
@@ -173,6 +196,9 @@ class FailoverHeadroomLow(RuleBase):
             load = max(figures["A"][1] + figures["B"][1], figures["A"][2] + figures["B"][2])
             load_pct = load * 100.0 / capacity
             key = (site,)
+            if (not base.overrides and key not in firing_keys
+                    and load_pct <= (base.threshold_pct or figures[smaller][3])):
+                continue  # the common case: headroom, as before
             tags = self.sites.tags[site]
             labels = _labels(self.name, "", site, tags)
             opts: HeadroomOptions = self.options_for(key, labels)  # type: ignore[assignment]
@@ -181,25 +207,29 @@ class FailoverHeadroomLow(RuleBase):
             clear = opts.clear_below_pct if opts.clear_below_pct < threshold else threshold - 5
             if load_pct > threshold:
                 firing = True
-            elif self.report.was_firing(key):
+            elif key in firing_keys:
                 firing = load_pct >= clear
             else:
                 firing = False
             firing = firing and opts.enabled
             if not self.report.should_report(key, firing):
                 continue
-            annotations: dict[str, str] = {}
-            if firing:
-                annotations = render(self.name, self.language, {
-                    "site": site, "load": bandwidth(load), "load_pct": load_pct,
-                    "capacity": bandwidth(capacity), "threshold_pct": threshold,
-                    "a_load": bandwidth(max(figures["A"][1], figures["A"][2])),
-                    "a_capacity": bandwidth(cap_a),
-                    "b_load": bandwidth(max(figures["B"][1], figures["B"][2])),
-                    "b_capacity": bandwidth(cap_b)})
+            annotations: Mapping[str, str] = Lazy(
+                self._text, site, load, load_pct, capacity, threshold, figures) if firing else {}
             out.append(Observation(self.name, key, labels, firing, load_pct, sample.ts,
                                    annotations))
         return out
+
+
+    def _text(self, site: str, load: float, load_pct: float, capacity: float,
+              threshold: float, figures: dict[str, tuple[float, float, float, float]]
+              ) -> dict[str, str]:
+        a, b = figures["A"], figures["B"]
+        return render(self.name, self.language, {
+            "site": site, "load": bandwidth(load), "load_pct": load_pct,
+            "capacity": bandwidth(capacity), "threshold_pct": threshold,
+            "a_load": bandwidth(max(a[1], a[2])), "a_capacity": bandwidth(a[0]),
+            "b_load": bandwidth(max(b[1], b[2])), "b_capacity": bandwidth(b[0])})
 
 
 register_rule(PlaneRedundancyLost.name, RedundancyOptions, PlaneRedundancyLost)
