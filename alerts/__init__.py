@@ -9,7 +9,7 @@ settings section, whose ``rules:`` holds one key per registered rule: a rule
 module must be imported above that line.
 """
 
-from alerts import dispatch as _dispatch  # noqa: F401  (registers "notifications")
+from alerts import dispatch as _dispatch  # noqa: F401  ("notifications", the receivers)
 from alerts.rules import devices as _devices  # noqa: F401  (registers the device rules)
 from alerts.rules import links as _links  # noqa: F401  (registers the link rules)
 from alerts.rules import planes as _planes  # noqa: F401  (registers the plane-pair rules)

@@ -1,53 +1,145 @@
 """The dispatcher: routes, groups, deduplicates and delivers alert notifications.
 
-Step: rates -> alert engine -> **dispatcher** -> notifiers. The engine calls
-``Dispatcher.update(alerts, now)`` after each evaluation with every active
-alert; the dispatcher decides who is told what, and when.
+Step: rates -> alert engine -> **dispatcher** -> notifiers. After each
+evaluation the engine calls ``Dispatcher.update(alerts, now)`` with every
+active alert (firing, and resolved for 15 minutes after they resolved). The
+dispatcher, as Alertmanager's dispatch/notify pipeline:
+
+1. drops silenced and inhibited alerts (they are never sent);
+2. routes each alert through the tree (``alerts.route``) to its receivers,
+   plus the always-on log receiver, which groups as the root route does;
+3. groups them per route by ``group_by``; a new group waits ``group_wait``,
+   then is looked at every ``group_interval``;
+4. deduplicates against the persisted notification log: a group is notified
+   when it has a firing episode not yet notified, when all its alerts have
+   resolved (one resolved notification), when a resolved episode is new (if
+   the receiver has ``send_resolved``), or every ``repeat_interval`` while
+   something still fires;
+5. queues the notification in SQLite (``alerts.delivery``) and records it in
+   the log in the same transaction; one task per receiver delivers its queue
+   in order, retrying with exponential backoff (also after a restart). A slow
+   or failing receiver delays only its own queue.
+
+The Alertmanager receiver bypasses steps 3-4 (Alertmanager groups and
+repeats by itself): at each update it gets what Prometheus would send (see
+``alerts.notifiers.alertmanager``); the tree still decides which alerts
+reach it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import random
+import time
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from alerts.notifiers.base import Notification, ReceiverContext, common_labels
+from alerts.delivery import DeliveryStore, LogEntry, decode, encode
+from alerts.notifiers import KINDS, Receiver
+from alerts.notifiers.base import DeliveryError, Notification, ReceiverContext
 from alerts.notifiers.log import LogNotifier
+from alerts.route import Route, RouteOptions, build_routes
 from netmon.model import Alert
 from netmon.plugins import register_section
 from netmon.units import Duration
 
-__all__ = ["Dispatcher", "NotificationsOptions", "RouteOptions"]
+__all__ = ["LOG_RECEIVER", "Dispatcher", "NotificationsOptions", "RouteOptions"]
 
 log = logging.getLogger(__name__)
 
-
-class RouteOptions(BaseModel):
-    """A node of the routing tree (``notifications.route``), as Alertmanager's."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    receiver: str | None = None
-    group_by: tuple[str, ...] | None = None
-    group_wait_s: Duration | None = Field(None, alias="group_wait")
-    group_interval_s: Duration | None = Field(None, alias="group_interval")
-    repeat_interval_s: Duration | None = Field(None, alias="repeat_interval")
-    routes: tuple[RouteOptions, ...] = ()
+LOG_RECEIVER = "log"
+DB_NAME = "alerts.sqlite"
+CLOSE_BUDGET_S = 3.0
+"""``aclose`` delivers what it can this long; the rest stays queued (daemon stop: 10 s)."""
+LOG_RETENTION_S = 5 * 86400.0
+"""Notification-log entries not refreshed this long are forgotten (Alertmanager: 5 days)."""
 
 
 class NotificationsOptions(BaseModel):
-    """``notifications:`` in netmon.yaml: the routing tree and the receivers."""
+    """``notifications:`` in netmon.yaml: the routing tree, the receivers, the retry policy."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     route: RouteOptions = Field(default_factory=RouteOptions)
+    receivers: tuple[Receiver, ...] = ()  # type: ignore[valid-type]
+    retry_backoff_s: Duration = Field(10.0, alias="retry_backoff")
+    """First wait after a failed delivery; doubles per attempt (with jitter)."""
+    retry_backoff_max_s: Duration = Field(300.0, alias="retry_backoff_max")
+    max_age_s: Duration = Field(86400.0, alias="max_age")
+    """An undelivered notification older than this is dropped (logged and counted)."""
+
+    @model_validator(mode="after")
+    def _receivers_known(self) -> NotificationsOptions:
+        names = [r.name for r in self.receivers]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"receivers: {', '.join(dup)} defined twice")
+        if self.route.matchers or self.route.continue_:
+            raise ValueError("route: the root route matches every alert; "
+                             "matchers and continue belong to its routes")
+
+        def check(node: RouteOptions, where: str) -> None:
+            if node.receiver is not None and node.receiver not in names:
+                known = ", ".join(names) or "none defined"
+                raise ValueError(f"{where}.receiver: unknown receiver {node.receiver!r} "
+                                 f"(receivers: {known})")
+            for i, child in enumerate(node.routes):
+                check(child, f"{where}.routes[{i}]")
+
+        check(self.route, "route")
+        return self
 
 
 register_section("notifications", NotificationsOptions)
+
+
+@dataclass(eq=False)
+class _Receiver:
+    name: str
+    kind: str
+    notifier: Any
+    timeout_s: float
+    send_resolved: bool = True
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+    inflight: int | None = None
+    sent: int = 0
+    failed: int = 0
+    dropped: int = 0
+    queued: int = 0
+    last_error: str = ""
+
+    @property
+    def bypasses_grouping(self) -> bool:
+        return bool(getattr(self.notifier, "bypasses_grouping", False))
+
+
+@dataclass(eq=False)
+class _Group:
+    receiver: str
+    key: str
+    route: Route
+    labels: dict[str, str]
+    alerts: dict[str, Alert]
+    next_flush: float
+
+
+def _episode(alert: Alert) -> str:
+    """An episode: one alert from the time it started firing until it resolved."""
+    return f"{alert.fingerprint}@{alert.starts_at.astimezone(UTC).isoformat()}"
+
+
+def _group_key(route: Route, labels: dict[str, str]) -> str:
+    inner = ",".join(f"{k}={v!r}" for k, v in sorted(labels.items()))
+    return f"{route.key}:{{{inner}}}"
 
 
 class Dispatcher:
@@ -59,34 +151,306 @@ class Dispatcher:
         self.state_dir = Path(state_dir)
         self.language = language
         self.eval_interval_s = eval_interval_s
-        self._log = LogNotifier(ReceiverContext("log", language, eval_interval_s))
-        self._notified: dict[str, str] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._sent = 0
+        self.root = build_routes(options.route)
+        self._receivers: dict[str, _Receiver] = {}
+        log_ctx = ReceiverContext(LOG_RECEIVER, language, eval_interval_s)
+        self._receivers[LOG_RECEIVER] = _Receiver(LOG_RECEIVER, LOG_RECEIVER,
+                                                  LogNotifier(log_ctx), 5.0)
+        for rx in options.receivers:
+            _, factory = KINDS[rx.kind]
+            opts = rx.kind_options
+            ctx = ReceiverContext(rx.name, language, eval_interval_s)
+            self._receivers[rx.name] = _Receiver(
+                rx.name, rx.kind, factory(opts, ctx),
+                float(getattr(opts, "timeout_s", 30.0)), rx.send_resolved)
+        self._store: DeliveryStore | None = None
+        self._log: dict[tuple[str, str], LogEntry] = {}
+        self._groups: dict[tuple[str, str], _Group] = {}
+        self._pending: tuple[list[Alert], datetime] | None = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    # -- the API -------------------------------------------------------------
 
     async def start(self) -> None:
         """Open the persisted queue, resume undelivered notifications, start the tasks."""
+        self._store = DeliveryStore(self.state_dir / DB_NAME)
+        self._store.prune_log(time.time() - max(LOG_RETENTION_S,
+                                                2 * self._max_repeat_interval()))
+        self._log = self._store.log_entries()
+        counts = self._store.counts()
+        for name, n in sorted(counts.items()):
+            if name in self._receivers:
+                self._receivers[name].queued = n
+                log.info("notifications: %d undelivered for receiver %s, resuming", n, name)
+            else:
+                log.warning("notifications: %d undelivered for receiver %s, which is no "
+                            "longer configured; kept until max_age", n, name)
+        loop = asyncio.get_running_loop()
+        for rx in self._receivers.values():
+            rx.wake = asyncio.Event()
+            rx.task = loop.create_task(self._deliver(rx), name=f"notify-{rx.name}")
+        self._wake = asyncio.Event()
+        self._task = loop.create_task(self._run(), name="notify-dispatch")
+        if self._pending is not None:
+            self._wake.set()
 
     def update(self, alerts: Sequence[Alert], now: datetime) -> None:
-        """Hand over every active alert (non-blocking)."""
-        changed = [a for a in alerts if not (a.silenced or a.inhibited)
-                   and self._notified.get(a.fingerprint) != a.state]
-        for alert in changed:
-            self._notified[alert.fingerprint] = alert.state
-        if changed:
-            note = Notification("log", "", common_labels(changed), changed, now.astimezone(UTC))
-            task = asyncio.get_running_loop().create_task(self._log.send(note))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            self._sent += 1
+        """Hand over every active alert (non-blocking: the dispatch task does the work)."""
+        self._pending = (list(alerts), now)
+        self._wake.set()
 
     async def aclose(self) -> None:
-        """Flush what can be delivered within a bound; the rest stays persisted."""
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=5.0)
+        """Deliver what is due within ``CLOSE_BUDGET_S``; the rest stays persisted."""
+        if self._closing:
+            return
+        self._closing = True
+        if self._task is not None:
+            # It applies the last update first, so what that queues is persisted.
+            self._wake.set()
+            await self._task
+        tasks = [rx.task for rx in self._receivers.values() if rx.task is not None]
+        for rx in self._receivers.values():
+            rx.wake.set()
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=CLOSE_BUDGET_S)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for rx in self._receivers.values():
+            closer = getattr(rx.notifier, "aclose", None)
+            if closer is not None:
+                await closer()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     def metrics(self) -> list[tuple[str, dict[str, str], float]]:
         """``(name, labels, value)`` per receiver for /metrics."""
-        return [("netmon_notifications_sent_total", {"receiver": "log"}, float(self._sent)),
-                ("netmon_notifications_failed_total", {"receiver": "log"}, 0.0),
-                ("netmon_notifications_queued", {"receiver": "log"}, 0.0)]
+        out: list[tuple[str, dict[str, str], float]] = []
+        for rx in self._receivers.values():
+            labels = {"receiver": rx.name, "kind": rx.kind}
+            out += [
+                ("netmon_notifications_sent_total", labels, float(rx.sent)),
+                ("netmon_notifications_failed_total", labels, float(rx.failed)),
+                ("netmon_notifications_dropped_total", labels, float(rx.dropped)),
+                ("netmon_notifications_queued", labels, float(rx.queued)),
+            ]
+        return out
+
+    # -- dispatching ---------------------------------------------------------
+
+    def _max_repeat_interval(self) -> float:
+        return max(r.repeat_interval_s for r in self.root.walk())
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            self._step(time.time())
+            if self._closing:
+                return
+            await self._sleep()
+
+    async def _sleep(self) -> None:
+        due = min((g.next_flush for g in self._groups.values()), default=None)
+        timeout = None if due is None else max(0.0, due - time.time())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+
+    def _step(self, t: float) -> None:
+        if self._pending is not None:
+            alerts, now = self._pending
+            self._pending = None
+            self._regroup(alerts, now, t)
+        for group in list(self._groups.values()):
+            if group.next_flush <= t:
+                self._flush(group, t)
+                group.next_flush = t + group.route.group_interval_s
+
+    def _regroup(self, alerts: Sequence[Alert], now: datetime, t: float) -> None:
+        wanted: dict[tuple[str, str], tuple[Route, dict[str, str], dict[str, Alert]]] = {}
+        direct: dict[str, dict[str, Alert]] = {}
+        for alert in alerts:
+            if alert.silenced or alert.inhibited:
+                continue
+            matched = [(r.receiver, r) for r in self.root.match(alert.labels)
+                       if r.receiver is not None]
+            matched.append((LOG_RECEIVER, self.root))
+            for receiver, route in matched:
+                rx = self._receivers[receiver]
+                if rx.bypasses_grouping:
+                    direct.setdefault(receiver, {})[alert.fingerprint] = alert
+                    continue
+                labels = route.group_labels(alert.labels)
+                key = _group_key(route, labels)
+                entry = wanted.setdefault((receiver, key), (route, labels, {}))
+                entry[2][alert.fingerprint] = alert
+        for gid in self._groups.keys() - wanted.keys():
+            del self._groups[gid]
+        for gid, (route, labels, members) in wanted.items():
+            group = self._groups.get(gid)
+            if group is None:
+                # As Alertmanager: a new group whose alerts started more than
+                # group_wait ago (a restart, a new route) is looked at at once.
+                oldest = min(a.starts_at for a in members.values())
+                waited = (now - oldest).total_seconds() >= route.group_wait_s
+                self._groups[gid] = _Group(gid[0], gid[1], route, labels, members,
+                                           t if waited else t + route.group_wait_s)
+            else:
+                group.alerts = members
+        for rx in self._receivers.values():
+            if rx.bypasses_grouping:
+                batch = rx.notifier.select(list(direct.get(rx.name, {}).values()), now)
+                if batch:
+                    self._enqueue_direct(rx, batch, now)
+
+    def _flush(self, group: _Group, t: float) -> None:
+        rx = self._receivers[group.receiver]
+        firing = [a for a in group.alerts.values() if a.state == "firing"]
+        resolved = [a for a in group.alerts.values() if a.state != "firing"]
+        now_firing = frozenset(_episode(a) for a in firing)
+        now_resolved = frozenset(_episode(a) for a in resolved)
+        gid = (group.receiver, group.key)
+        entry = self._log.get(gid)
+        if not self._needs_update(entry, now_firing, now_resolved, rx.send_resolved,
+                                  group.route.repeat_interval_s, t):
+            return
+        new_entry = LogEntry(now_firing, now_resolved, t)
+        send = firing + (resolved if rx.send_resolved else [])
+        self._log[gid] = new_entry
+        if not send:
+            assert self._store is not None
+            self._store.write_log(group.receiver, group.key, new_entry)
+            return
+        send.sort(key=lambda a: (a.state != "firing", a.starts_at, a.fingerprint))
+        note = Notification(group.receiver, group.key, group.labels, send,
+                            datetime.fromtimestamp(t, UTC), uuid.uuid4().hex)
+        self._queue(rx, note, t, log_key=group.key, entry=new_entry)
+
+    @staticmethod
+    def _needs_update(entry: LogEntry | None, firing: frozenset[str],
+                      resolved: frozenset[str], send_resolved: bool,
+                      repeat_s: float, t: float) -> bool:
+        """Alertmanager's DedupStage.needsUpdate, over episodes."""
+        if entry is None:
+            return bool(firing)
+        if not firing <= entry.firing:
+            return True
+        if entry.firing and not firing:
+            return True  # everything resolved (or went away): one resolved notification
+        if send_resolved and not resolved <= entry.resolved:
+            return True
+        return bool(firing) and entry.sent_at + repeat_s <= t
+
+    def _enqueue_direct(self, rx: _Receiver, batch: list[Alert], now: datetime) -> None:
+        note = Notification(rx.name, "", {}, batch, now.astimezone(UTC), uuid.uuid4().hex)
+        assert self._store is not None
+        # A newer batch covering the same alerts makes older undelivered ones moot:
+        # Alertmanager only needs the latest state (this bounds the queue while it is down).
+        fps = {a.fingerprint for a in batch}
+        stale = [q.id for q in self._store.pending(rx.name)
+                 if q.id != rx.inflight and {a.fingerprint for a in decode(q.body).alerts} <= fps]
+        if stale:
+            self._store.delete(stale)
+            rx.queued -= len(stale)
+        self._queue(rx, note, time.time())
+
+    def _queue(self, rx: _Receiver, note: Notification, t: float, *,
+               log_key: str | None = None, entry: LogEntry | None = None) -> None:
+        assert self._store is not None
+        body = encode(note)
+        if log_key is not None and entry is not None:
+            self._store.enqueue_and_log(rx.name, body, t, log_key, entry)
+        else:
+            self._store.enqueue(rx.name, body, t)
+        rx.queued += 1
+        rx.wake.set()
+
+    # -- delivery ------------------------------------------------------------
+
+    def _backoff(self, attempts: int) -> float:
+        base = self.options.retry_backoff_s * 2 ** min(attempts, 20)
+        return min(self.options.retry_backoff_max_s, base) * random.uniform(0.9, 1.1)
+
+    async def _deliver(self, rx: _Receiver) -> None:
+        """One receiver's queue, oldest first; only this task waits on this receiver."""
+        while True:
+            store = self._store
+            if store is None:
+                return
+            head = store.head(rx.name)
+            if head is None:
+                if self._closing:
+                    return
+                rx.wake.clear()
+                await rx.wake.wait()
+                continue
+            now = time.time()
+            if now - head.created > self.options.max_age_s:
+                store.delete([head.id])
+                rx.queued -= 1
+                rx.dropped += 1
+                log.error("notification to %s dropped after %d attempts: undelivered for "
+                          "longer than max_age (last error: %s)", rx.name, head.attempts,
+                          rx.last_error or "none")
+                continue
+            if head.next_try > now:
+                if self._closing:
+                    return
+                rx.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(rx.wake.wait(), head.next_try - now)
+                continue
+            await self._attempt(rx, store, head.id, head.body, head.attempts)
+
+    async def _attempt(self, rx: _Receiver, store: DeliveryStore, queued_id: int,
+                       body: str, attempts: int) -> None:
+        note = decode(body)
+        sender = getattr(rx.notifier, "send", None)
+        rx.inflight = queued_id
+        try:
+            if sender is not None:
+                await asyncio.wait_for(sender(note), rx.timeout_s * 2 + 1)
+            else:
+                await asyncio.wait_for(rx.notifier.notify(note.alerts), rx.timeout_s * 2 + 1)
+        except DeliveryError as exc:
+            self._failed(rx, store, queued_id, attempts, str(exc), exc.retryable,
+                         exc.retry_after_s)
+            return
+        except TimeoutError:
+            self._failed(rx, store, queued_id, attempts,
+                         f"no answer within {rx.timeout_s * 2 + 1:g} s", True, None)
+            return
+        except Exception as exc:
+            # A bug in a receiver must not stop its queue: record it, retry later.
+            log.exception("receiver %s failed unexpectedly", rx.name)
+            self._failed(rx, store, queued_id, attempts, f"{exc.__class__.__name__}: {exc}",
+                         True, None)
+            return
+        finally:
+            rx.inflight = None
+        store.delete([queued_id])
+        rx.queued -= 1
+        rx.sent += 1
+        rx.last_error = ""
+        if attempts:
+            log.info("notification to %s delivered after %d failed attempt(s)",
+                     rx.name, attempts)
+
+    def _failed(self, rx: _Receiver, store: DeliveryStore, queued_id: int, attempts: int,
+                error: str, retryable: bool, retry_after_s: float | None) -> None:
+        rx.failed += 1
+        rx.last_error = error
+        if not retryable:
+            store.delete([queued_id])
+            rx.queued -= 1
+            rx.dropped += 1
+            log.error("notification to %s refused, not retried: %s", rx.name, error)
+            return
+        wait = self._backoff(attempts)
+        if retry_after_s is not None:
+            wait = max(wait, min(retry_after_s, self.options.retry_backoff_max_s))
+        store.postpone(queued_id, time.time() + wait, error)
+        log.warning("notification to %s failed (attempt %d), retrying in %.1f s: %s",
+                    rx.name, attempts + 1, wait, error)

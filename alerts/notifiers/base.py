@@ -10,7 +10,7 @@ refused connections) or to drop it (a 4xx: the same request would fail again).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from netmon.model import Alert
@@ -21,9 +21,12 @@ __all__ = ["DeliveryError", "Notification", "ReceiverContext", "common_labels"]
 class DeliveryError(Exception):
     """A notification was not delivered. Messages never contain secrets."""
 
-    def __init__(self, message: str, *, retryable: bool = True) -> None:
+    def __init__(self, message: str, *, retryable: bool = True,
+                 retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.retry_after_s = retry_after_s
+        """The receiver asked to wait this long (HTTP 429 Retry-After)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +47,8 @@ class Notification:
     group_labels: Mapping[str, str]
     alerts: Sequence[Alert]
     created: datetime
-    extra: Mapping[str, str] = field(default_factory=dict)
+    id: str = ""
+    """Unique per notification and kept across retries: receivers can drop duplicates."""
 
     @property
     def status(self) -> str:
