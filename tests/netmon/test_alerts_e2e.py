@@ -1,4 +1,4 @@
-"""End to end: snmpsim -> netmon run -> alert engine -> dispatcher -> a real Alertmanager.
+"""End to end: snmpsim -> netmon run -> alert engine -> dispatcher -> Alertmanager, log.
 
 Step: the whole flow, on loopback. One simulated edge router has a plane-A
 uplink of 400 Mbit/s; the traffic is changed by restarting snmpsim on the
@@ -158,3 +158,34 @@ def test_a_link_oscillating_around_50_fires_at_most_once(
     assert alerts["counter_anomaly"]["state"] == "firing"
     rc, _ = daemon.terminate()
     assert rc == 0
+
+
+def test_restart_sends_no_second_firing_and_a_resolve_while_down_is_sent_after_start(
+        edge, alertmanager, netmon_config, start_daemon, wait_for) -> None:
+    edge.serve(62.5)
+    config = _config(edge, alertmanager, netmon_config, 1.0)
+    fired = "alert firing since"  # the log receiver: one line per notification
+    first = start_daemon(config)
+    wait_for(lambda: fired in first.stderr, 20, "the firing notification")
+    [alert] = wait_for(lambda: _held(alertmanager), 10, "the alert in Alertmanager")
+    first.terminate()
+
+    second = start_daemon(config)
+    wait_for(lambda: second.polls().get("edge", 0) >= 4, 15, "four polls after the restart")
+    time.sleep(1.0)  # several evaluations and dispatches
+    assert fired not in second.stderr
+    assert "alert firing: " not in second.stderr  # nor a new episode in the engine
+    [again] = _held(alertmanager)  # still the same alert, kept alive by the resends
+    assert again["startsAt"] == alert["startsAt"]
+    second.terminate()
+
+    edge.serve(30.0)  # the link calmed down while netmon was stopped
+    third = start_daemon(config)
+    wait_for(lambda: "alert resolved: alertname=link_utilisation_high" in third.stderr, 15,
+             "the resolved notification after the start")
+    wait_for(lambda: not _held(alertmanager), 10, "the alert resolved in Alertmanager")
+    assert fired not in third.stderr
+    [resolved] = third.json("/api/alerts?filter=alertname=link_utilisation_high")["alerts"]
+    assert resolved["state"] == "resolved"
+    assert resolved["starts_at"][:19] == alert["startsAt"][:19]
+    third.terminate()
