@@ -286,11 +286,22 @@ class AlertEngine:
 
     def _to_alert(self, st: StoredAlert, now: datetime, silences: Iterable[Silence],
                   unreachable: set[str]) -> Alert:
-        until = st.ends_at or st.last_seen
-        annotations = Lazy(with_duration, st.annotations, (until - st.active_at).total_seconds())
         inhibited = (st.rule != DEVICE_UNREACHABLE
                      and st.labels.get("device", "\x00") in unreachable)
         silenced = any(s.matches(st.labels) for s in silences)
+        # An alert not observed since the last evaluation (polls are less frequent
+        # than evaluations) is handed over again as it was: building one costs more
+        # than judging a hundred links.
+        version = (st.state, st.last_seen, st.ends_at, st.value, silenced, inhibited)
+        if st.view is not None and st.view[0] == version:
+            return st.view[1]  # type: ignore[no-any-return]
+        alert = self._build_alert(st, silenced, inhibited)
+        st.view = (version, alert)
+        return alert
+
+    def _build_alert(self, st: StoredAlert, silenced: bool, inhibited: bool) -> Alert:
+        until = st.ends_at or st.last_seen
+        annotations = Lazy(with_duration, st.annotations, (until - st.active_at).total_seconds())
         url = self.options.external_url
         return Alert(
             fingerprint=st.fingerprint, labels=st.labels, annotations=annotations,

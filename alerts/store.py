@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from alerts.silences import Silence, parse_matcher
 
@@ -64,6 +65,8 @@ class StoredAlert:
     value: float | None
     for_s: float
     last_seen: datetime
+    view: Any = field(default=None, compare=False, repr=False)
+    """The engine's last Alert built from this state (not stored): reused while unchanged."""
 
 
 def _ts(value: datetime | None) -> float | None:
