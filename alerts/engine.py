@@ -48,6 +48,8 @@ __all__ = ["DEVICE_UNREACHABLE", "AlertEngine", "Evaluation", "fingerprint"]
 log = logging.getLogger(__name__)
 
 DEVICE_UNREACHABLE = "device_unreachable"
+EXPIRED_SILENCES_KEPT = timedelta(days=7)
+"""Expired silences stay listed (``netmon silence list --all``) this long."""
 PENDING, FIRING, RESOLVED = "pending", "firing", "resolved"
 
 
@@ -94,6 +96,7 @@ class AlertEngine:
         self._removed: set[tuple[str, tuple[str, ...]]] = set()
         self._silences: list[Silence] = []
         self._config_silences: list[Silence] = []
+        self._pruned_at: datetime | None = None
         self.rules: dict[str, _Built] = {}
         self.evaluations = 0
         self.last_cpu_s = 0.0
@@ -161,6 +164,13 @@ class AlertEngine:
                     return True
         return False
 
+    def _prune_silences(self, now: datetime) -> None:
+        before = now - EXPIRED_SILENCES_KEPT
+        self._silences = [s for s in self._silences if s.ends_at >= before]
+        if self.store is not None:
+            self.store.prune_silences(before)
+        self._pruned_at = now
+
     def _active_silences(self, now: datetime) -> list[Silence]:
         return [s for s in (*self._config_silences, *self._silences) if s.active(now)]
 
@@ -199,6 +209,8 @@ class AlertEngine:
             for obs in observations:
                 self._observe(obs, transitions)
             self._expire(now)
+            if self._pruned_at is None or now - self._pruned_at > timedelta(hours=1):
+                self._prune_silences(now)
             silences = self._active_silences(now)
             alerts = self._alerts(now, silences, dispatch=True)
             by_fp = {a.fingerprint: a for a in alerts}

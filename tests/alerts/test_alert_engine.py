@@ -220,3 +220,17 @@ def test_a_link_that_goes_down_is_no_longer_over_its_threshold() -> None:
     result = eng.evaluate([link("pe-hni-1", "ge-0/0/1", 70.0, ts=at(120), oper=2)], now=at(120))
     assert {a.name: a.state for a in result.alerts} == {
         "link_utilisation_high": "resolved", "link_down": "firing"}
+
+
+def test_reload_rebuilds_rules_and_keeps_alerts_and_hysteresis() -> None:
+    eng, rec = engine(), Recorder()
+    run(eng, rec, [(0, 60.0), (300, 60.0)])
+    [before] = rec.calls[-1][0]
+    eng.reconfigure(options(language="vi", rules={"link_utilisation_high": {"for": "10m"}}))
+    # 47% after the reload: under the threshold, above clear_below: still the same episode.
+    run(eng, rec, [(360, 47.0)])
+    [after] = rec.calls[-1][0]
+    assert (after.fingerprint, after.state, after.starts_at) == (
+        before.fingerprint, "firing", before.starts_at)
+    run(eng, rec, [(420, 60.0)])
+    assert "đạt 60.0%" in rec.calls[-1][0][0].annotations["summary"]

@@ -142,3 +142,15 @@ def test_yaml_silence_errors_name_file_line_and_key(tmp_path: Path) -> None:
             "percentage" in text)
     assert ("netmon.yaml:14:68: alerts.rules.link_utilisation_high.overrides[0].match: cannot "
             "match on 'room' (labels: tier, site," in text)
+
+
+def test_expired_silences_are_forgotten_after_a_week(tmp_path: Path) -> None:
+    eng = engine(tmp_path)
+    eng.add_silence(Silence.new(["site=HNI"], at(0), at(3600), "old works", "noc"))
+    eng.add_silence(Silence.new(["site=HCM"], at(0), at(10 * 86400), "long works", "noc"))
+    eng.evaluate([], now=at(3 * 86400))
+    assert len(eng.silences()) == 2  # expired, still listed
+    eng.evaluate([], now=at(8 * 86400 + 3600))
+    assert [str(s.matchers[0]) for s in eng.silences()] == ["site=HCM"]
+    eng.store.close()
+    assert [str(s.matchers[0]) for s in engine(tmp_path).silences()] == ["site=HCM"]

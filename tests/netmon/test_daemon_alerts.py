@@ -7,6 +7,7 @@ the simulated network (tests/netmon/conftest.py); the others stay under 50%.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import subprocess
@@ -50,6 +51,14 @@ def test_over_threshold_link_fires_logs_and_survives_a_restart(
     assert _states(config) == [("core-b xe-0/0/0", "firing")]
     rc, _ = daemon.terminate()
     assert rc == 0
+    # The event is in the store for history (measurement `alert`).
+    history = _cli("query", "--config", str(config.path), "--measurement", "alert",
+                   "--since", "10m", "--format", "json")
+    assert history.returncode == 0, history.stderr
+    rows = {r["field"]: r for r in json.loads(history.stdout)}
+    assert rows["state"]["value"] == "firing" and rows["state"]["target"] == "core-b"
+    assert rows["state"]["tags"]["alertname"] == "link_utilisation_high"
+    assert 56 < rows["value"]["value"] < 59
 
     again = start_daemon(config)
     wait_for(lambda: again.polls().get("core-b", 0) >= 4, 15, "four polls after the restart")
