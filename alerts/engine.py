@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -99,6 +100,7 @@ class AlertEngine:
         self._pruned_at: datetime | None = None
         self.rules: dict[str, _Built] = {}
         self.evaluations = 0
+        self.save_errors = 0
         self.last_cpu_s = 0.0
         if store is not None:
             for a in store.load():
@@ -221,14 +223,26 @@ class AlertEngine:
                 logged.append((state, alert))
                 if state in (FIRING, RESOLVED):
                     events.append(self._event(state, st, alert))
-            if self.store is not None and (self._dirty or self._removed):
-                self.store.save(self._dirty.values(), self._removed)
-            self._dirty.clear()
-            self._removed.clear()
+            self._save()
             self.evaluations += 1
         cpu = time.process_time() - cpu0
         self.last_cpu_s = cpu
         return Evaluation(alerts, events, logged, cpu)
+
+    def _save(self) -> None:
+        """Write the changed states. If the disk refuses, the alerts still go out, and
+        the changes are kept for the next evaluation to write."""
+        if self.store is None or not (self._dirty or self._removed):
+            return
+        try:
+            self.store.save(self._dirty.values(), self._removed)
+        except (sqlite3.Error, OSError) as exc:
+            self.save_errors += 1
+            log.error("alert state not saved in %s (kept for the next evaluation): %s",
+                      self.store.path, exc)
+            return
+        self._dirty.clear()
+        self._removed.clear()
 
     def _observe(self, obs: Observation, transitions: list[tuple[str, StoredAlert]]) -> None:
         ident = (obs.rule, obs.key)

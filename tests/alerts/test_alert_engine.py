@@ -7,6 +7,7 @@ its state in a real SQLite file.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -234,3 +235,21 @@ def test_reload_rebuilds_rules_and_keeps_alerts_and_hysteresis() -> None:
         before.fingerprint, "firing", before.starts_at)
     run(eng, rec, [(420, 60.0)])
     assert "đạt 60.0%" in rec.calls[-1][0][0].annotations["summary"]
+
+
+def test_alerts_go_out_when_the_state_cannot_be_saved(tmp_path: Path) -> None:
+    eng = engine(tmp_path, rules={"link_utilisation_high": {"for": "1m"}})
+    eng.evaluate([link("pe-1", "ge-0/0/1", 60.0, ts=at(0))], now=at(0))
+    # Another process holds a write lock on alerts.sqlite longer than the busy timeout.
+    blocker = sqlite3.connect(tmp_path / "alerts.sqlite", isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    eng.store._db.execute("PRAGMA busy_timeout=50")
+    result = eng.evaluate([link("pe-1", "ge-0/0/1", 60.0, ts=at(60))], now=at(60))
+    assert [a.state for a in result.alerts] == ["firing"]  # handed over all the same
+    assert eng.save_errors == 1
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    eng.evaluate([], now=at(70))  # the kept change is written now
+    eng.store.close()
+    [saved] = AlertStore.in_state_dir(tmp_path).load()
+    assert (saved.state, saved.starts_at) == ("firing", at(60))
