@@ -151,6 +151,14 @@ class DeliveryStore:
             "UPDATE notify_queue SET attempts = attempts + 1, next_try = ?, last_error = ? "
             "WHERE id = ?", (next_try, error[:500], queued_id))
 
+    def prune_queue(self, created_before: float, *, keep: Iterable[str]) -> int:
+        """Drop rows queued before ``created_before`` (max_age) for receivers not in ``keep``."""
+        kept = sorted(keep)
+        marks = ",".join("?" * len(kept))
+        return self._db.execute(
+            f"DELETE FROM notify_queue WHERE created < ? AND receiver NOT IN ({marks})",
+            (created_before, *kept)).rowcount
+
     def counts(self) -> dict[str, int]:
         return dict(self._db.execute(
             "SELECT receiver, COUNT(*) FROM notify_queue GROUP BY receiver").fetchall())

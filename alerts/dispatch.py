@@ -32,18 +32,19 @@ import asyncio
 import contextlib
 import logging
 import random
+import sqlite3
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from alerts.delivery import DeliveryStore, LogEntry, decode, encode
-from alerts.notifiers import KINDS, Receiver
+from alerts.notifiers import KINDS, Receiver, ReceiverBase
 from alerts.notifiers.base import DeliveryError, Notification, ReceiverContext
 from alerts.notifiers.log import LogNotifier
 from alerts.route import Route, RouteOptions, build_routes
@@ -59,6 +60,14 @@ LOG_RECEIVER = "log"
 DB_NAME = "alerts.sqlite"
 CLOSE_BUDGET_S = 3.0
 """``aclose`` delivers what it can this long; the rest stays queued (daemon stop: 10 s)."""
+STORE_RETRY_S = 1.0
+"""After a failed SQLite statement (locked, disk full), try again this much later."""
+RETRY_AFTER_MAX_S = 3600.0
+"""A receiver's Retry-After (HTTP 429) is honoured up to this long."""
+PRUNE_EVERY_S = 3600.0
+YIELD_EVERY_ALERTS = 1000
+YIELD_EVERY_GROUPS = 50
+"""The dispatch step lets the event loop run after this many alerts / groups."""
 LOG_RETENTION_S = 5 * 86400.0
 """Notification-log entries not refreshed this long are forgotten (Alertmanager: 5 days)."""
 
@@ -68,34 +77,44 @@ class NotificationsOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    route: RouteOptions = Field(default_factory=RouteOptions)
+    # receivers first: the route's validator checks the names against them.
     receivers: tuple[Receiver, ...] = ()  # type: ignore[valid-type]
+    route: RouteOptions = Field(default_factory=RouteOptions)
     retry_backoff_s: Duration = Field(10.0, alias="retry_backoff")
     """First wait after a failed delivery; doubles per attempt (with jitter)."""
     retry_backoff_max_s: Duration = Field(300.0, alias="retry_backoff_max")
     max_age_s: Duration = Field(86400.0, alias="max_age")
     """An undelivered notification older than this is dropped (logged and counted)."""
 
-    @model_validator(mode="after")
-    def _receivers_known(self) -> NotificationsOptions:
-        names = [r.name for r in self.receivers]
+    @field_validator("receivers")
+    @classmethod
+    def _unique_names(cls, receivers: tuple[ReceiverBase, ...]) -> tuple[ReceiverBase, ...]:
+        names = [r.name for r in receivers]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise ValueError(f"receivers: {', '.join(dup)} defined twice")
-        if self.route.matchers or self.route.continue_:
-            raise ValueError("route: the root route matches every alert; "
-                             "matchers and continue belong to its routes")
+            raise ValueError(f"receiver {', '.join(dup)} is defined twice")
+        return receivers
+
+    @field_validator("route")
+    @classmethod
+    def _known_receivers(cls, route: RouteOptions, info: ValidationInfo) -> RouteOptions:
+        if route.matchers or route.continue_:
+            raise ValueError("the root route matches every alert; matchers and continue "
+                             "belong to its routes")
+        if "receivers" not in info.data:
+            return route  # the receivers have errors of their own
+        names = [r.name for r in info.data["receivers"]]
 
         def check(node: RouteOptions, where: str) -> None:
             if node.receiver is not None and node.receiver not in names:
                 known = ", ".join(names) or "none defined"
-                raise ValueError(f"{where}.receiver: unknown receiver {node.receiver!r} "
+                raise ValueError(f"{where}receiver: unknown receiver {node.receiver!r} "
                                  f"(receivers: {known})")
             for i, child in enumerate(node.routes):
-                check(child, f"{where}.routes[{i}]")
+                check(child, f"{where}routes[{i}].")
 
-        check(self.route, "route")
-        return self
+        check(route, "")
+        return route
 
 
 register_section("notifications", NotificationsOptions)
@@ -117,9 +136,11 @@ class _Receiver:
     queued: int = 0
     last_error: str = ""
 
-    @property
-    def bypasses_grouping(self) -> bool:
-        return bool(getattr(self.notifier, "bypasses_grouping", False))
+    bypasses_grouping: bool = False
+    """Alertmanager: gets ``select``ed batches at each update instead of groups."""
+
+    def __post_init__(self) -> None:
+        self.bypasses_grouping = bool(getattr(self.notifier, "bypasses_grouping", False))
 
 
 @dataclass(eq=False)
@@ -132,9 +153,13 @@ class _Group:
     next_flush: float
 
 
-def _episode(alert: Alert) -> str:
-    """An episode: one alert from the time it started firing until it resolved."""
-    return f"{alert.fingerprint}@{alert.starts_at.astimezone(UTC).isoformat()}"
+@dataclass(frozen=True, slots=True)
+class _Destination:
+    receiver: str
+    gid: tuple[str, str] | None
+    """(receiver, group key); None for a receiver that bypasses grouping."""
+    route: Route
+    group_labels: dict[str, str]
 
 
 def _group_key(route: Route, labels: dict[str, str]) -> str:
@@ -170,14 +195,16 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._last_prune = 0.0
+        self._routed: dict[str, tuple[Mapping[str, str], tuple[_Destination, ...]]] = {}
+        self._episodes: dict[str, tuple[datetime, str]] = {}
 
     # -- the API -------------------------------------------------------------
 
     async def start(self) -> None:
         """Open the persisted queue, resume undelivered notifications, start the tasks."""
         self._store = DeliveryStore(self.state_dir / DB_NAME)
-        self._store.prune_log(time.time() - max(LOG_RETENTION_S,
-                                                2 * self._max_repeat_interval()))
+        self._prune(time.time())
         self._log = self._store.log_entries()
         counts = self._store.counts()
         for name, n in sorted(counts.items()):
@@ -186,7 +213,8 @@ class Dispatcher:
                 log.info("notifications: %d undelivered for receiver %s, resuming", n, name)
             else:
                 log.warning("notifications: %d undelivered for receiver %s, which is no "
-                            "longer configured; kept until max_age", n, name)
+                            "longer configured; kept for max_age in case it comes back",
+                            n, name)
         loop = asyncio.get_running_loop()
         for rx in self._receivers.values():
             rx.wake = asyncio.Event()
@@ -197,7 +225,11 @@ class Dispatcher:
             self._wake.set()
 
     def update(self, alerts: Sequence[Alert], now: datetime) -> None:
-        """Hand over every active alert (non-blocking: the dispatch task does the work)."""
+        """Hand over every active alert (non-blocking: the dispatch task does the work).
+
+        Call it from the event loop's thread. Only the latest call counts: if
+        two come before the dispatch task runs, the first is superseded.
+        """
         self._pending = (list(alerts), now)
         self._wake.set()
 
@@ -241,13 +273,31 @@ class Dispatcher:
 
     # -- dispatching ---------------------------------------------------------
 
-    def _max_repeat_interval(self) -> float:
-        return max(r.repeat_interval_s for r in self.root.walk())
+    def _prune(self, t: float) -> None:
+        """Forget log entries of groups long gone, and rows past max_age queued for
+        receivers no longer configured (each receiver's task drops its own)."""
+        assert self._store is not None
+        self._last_prune = t
+        keep_s = max(LOG_RETENTION_S, 2 * max(r.repeat_interval_s for r in self.root.walk()))
+        self._store.prune_log(t - keep_s)
+        self._log = {k: e for k, e in self._log.items() if e.sent_at >= t - keep_s}
+        dropped = self._store.prune_queue(t - self.options.max_age_s, keep=self._receivers)
+        if dropped:
+            log.error("notifications: %d undelivered for receivers no longer configured "
+                      "dropped after max_age", dropped)
 
     async def _run(self) -> None:
         while True:
             self._wake.clear()
-            self._step(time.time())
+            t = time.time()
+            try:
+                await self._step(t)
+                if t - self._last_prune > PRUNE_EVERY_S:
+                    self._prune(t)
+            except Exception:
+                # A bug here must not end every notification: log it, go on.
+                log.exception("notifications: dispatching failed; trying again")
+                await asyncio.sleep(STORE_RETRY_S)
             if self._closing:
                 return
             await self._sleep()
@@ -258,34 +308,77 @@ class Dispatcher:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 
-    def _step(self, t: float) -> None:
+    async def _step(self, t: float) -> None:
+        """Apply the latest update, then look at every group that is due.
+
+        It yields to the event loop every few hundred alerts and groups, so
+        that thousands of alerts at once never hold up polling.
+        """
         if self._pending is not None:
             alerts, now = self._pending
             self._pending = None
-            self._regroup(alerts, now, t)
+            try:
+                await self._regroup(alerts, now, t)
+            except sqlite3.Error as exc:
+                # Grouping is in memory and done; a batch for Alertmanager was not
+                # queued, and the next resend carries its alerts again.
+                log.error("notifications: cannot queue (%s): %s", self.state_dir / DB_NAME, exc)
+        looked = 0
         for group in list(self._groups.values()):
             if group.next_flush <= t:
-                self._flush(group, t)
+                looked += 1
+                if looked % YIELD_EVERY_GROUPS == 0:
+                    await asyncio.sleep(0)
+                try:
+                    if self._flush(group, t):
+                        await asyncio.sleep(0)  # a notification was encoded and queued
+                except sqlite3.Error as exc:
+                    log.error("notifications: cannot queue for %s (%s), retrying in %g s: %s",
+                              group.receiver, self.state_dir / DB_NAME, STORE_RETRY_S, exc)
+                    group.next_flush = t + STORE_RETRY_S
+                    continue
                 group.next_flush = t + group.route.group_interval_s
 
-    def _regroup(self, alerts: Sequence[Alert], now: datetime, t: float) -> None:
+    def _destinations(self, labels: Mapping[str, str]) -> tuple[_Destination, ...]:
+        """Where alerts with these labels go: receiver, group id and labels, route."""
+        matched = [(r.receiver, r) for r in self.root.match(labels) if r.receiver is not None]
+        matched.append((LOG_RECEIVER, self.root))
+        out = []
+        for receiver, route in matched:
+            if self._receivers[receiver].bypasses_grouping:
+                out.append(_Destination(receiver, None, route, {}))
+                continue
+            group_labels = route.group_labels(labels)
+            out.append(_Destination(receiver, (receiver, _group_key(route, group_labels)),
+                                    route, group_labels))
+        return tuple(out)
+
+    async def _regroup(self, alerts: Sequence[Alert], now: datetime, t: float) -> None:
         wanted: dict[tuple[str, str], tuple[Route, dict[str, str], dict[str, Alert]]] = {}
         direct: dict[str, dict[str, Alert]] = {}
-        for alert in alerts:
+        # An alert's labels are fixed by its fingerprint: route each one once, not
+        # at every evaluation (the cache keeps only the alerts of this update).
+        known, cache = self._routed, {}
+        for n, alert in enumerate(alerts):
+            if n % YIELD_EVERY_ALERTS == YIELD_EVERY_ALERTS - 1:
+                await asyncio.sleep(0)
             if alert.silenced or alert.inhibited:
                 continue
-            matched = [(r.receiver, r) for r in self.root.match(alert.labels)
-                       if r.receiver is not None]
-            matched.append((LOG_RECEIVER, self.root))
-            for receiver, route in matched:
-                rx = self._receivers[receiver]
-                if rx.bypasses_grouping:
-                    direct.setdefault(receiver, {})[alert.fingerprint] = alert
+            hit = known.get(alert.fingerprint)
+            if hit is None or (hit[0] is not alert.labels and hit[0] != alert.labels):
+                hit = (alert.labels, self._destinations(alert.labels))
+            cache[alert.fingerprint] = hit
+            for dest in hit[1]:
+                if dest.gid is None:
+                    direct.setdefault(dest.receiver, {})[alert.fingerprint] = alert
                     continue
-                labels = route.group_labels(alert.labels)
-                key = _group_key(route, labels)
-                entry = wanted.setdefault((receiver, key), (route, labels, {}))
+                entry = wanted.get(dest.gid)
+                if entry is None:
+                    entry = wanted[dest.gid] = (dest.route, dest.group_labels, {})
                 entry[2][alert.fingerprint] = alert
+        self._routed = cache
+        if len(self._episodes) > 2 * len(cache) + 1000:
+            self._episodes = {fp: e for fp, e in self._episodes.items() if fp in cache}
         for gid in self._groups.keys() - wanted.keys():
             del self._groups[gid]
         for gid, (route, labels, members) in wanted.items():
@@ -305,28 +398,40 @@ class Dispatcher:
                 if batch:
                     self._enqueue_direct(rx, batch, now)
 
-    def _flush(self, group: _Group, t: float) -> None:
+    def _flush(self, group: _Group, t: float) -> bool:
+        """Queue the group's notification if it needs one; True if it did."""
         rx = self._receivers[group.receiver]
         firing = [a for a in group.alerts.values() if a.state == "firing"]
         resolved = [a for a in group.alerts.values() if a.state != "firing"]
-        now_firing = frozenset(_episode(a) for a in firing)
-        now_resolved = frozenset(_episode(a) for a in resolved)
+        now_firing = frozenset(self._episode(a) for a in firing)
+        now_resolved = frozenset(self._episode(a) for a in resolved)
         gid = (group.receiver, group.key)
         entry = self._log.get(gid)
         if not self._needs_update(entry, now_firing, now_resolved, rx.send_resolved,
                                   group.route.repeat_interval_s, t):
-            return
+            return False
         new_entry = LogEntry(now_firing, now_resolved, t)
         send = firing + (resolved if rx.send_resolved else [])
-        self._log[gid] = new_entry
         if not send:
             assert self._store is not None
             self._store.write_log(group.receiver, group.key, new_entry)
-            return
-        send.sort(key=lambda a: (a.state != "firing", a.starts_at, a.fingerprint))
-        note = Notification(group.receiver, group.key, group.labels, send,
-                            datetime.fromtimestamp(t, UTC), uuid.uuid4().hex)
-        self._queue(rx, note, t, log_key=group.key, entry=new_entry)
+        else:
+            send.sort(key=lambda a: (a.state != "firing", a.starts_at, a.fingerprint))
+            note = Notification(group.receiver, group.key, group.labels, send,
+                                datetime.fromtimestamp(t, UTC), uuid.uuid4().hex)
+            self._queue(rx, note, t, log_key=group.key, entry=new_entry)
+        # Only once persisted: a failed write is tried again at the next look.
+        self._log[gid] = new_entry
+        return bool(send)
+
+    def _episode(self, alert: Alert) -> str:
+        """An episode: one alert from the time it started firing until it resolved."""
+        known = self._episodes.get(alert.fingerprint)
+        if known is not None and known[0] == alert.starts_at:
+            return known[1]
+        episode = f"{alert.fingerprint}@{alert.starts_at.astimezone(UTC).isoformat()}"
+        self._episodes[alert.fingerprint] = (alert.starts_at, episode)
+        return episode
 
     @staticmethod
     def _needs_update(entry: LogEntry | None, firing: frozenset[str],
@@ -376,13 +481,28 @@ class Dispatcher:
     async def _deliver(self, rx: _Receiver) -> None:
         """One receiver's queue, oldest first; only this task waits on this receiver."""
         while True:
+            try:
+                done = await self._deliver_next(rx)
+            except sqlite3.Error as exc:
+                log.error("notifications: queue of %s unreadable (%s), retrying in %g s: %s",
+                          rx.name, self.state_dir / DB_NAME, STORE_RETRY_S, exc)
+                if self._closing:
+                    return
+                await asyncio.sleep(STORE_RETRY_S)
+                continue
+            if done:
+                return
+
+    async def _deliver_next(self, rx: _Receiver) -> bool:
+        """Deliver or wait for the head of the queue; True when the task should end."""
+        while True:
             store = self._store
             if store is None:
-                return
+                return True
             head = store.head(rx.name)
             if head is None:
                 if self._closing:
-                    return
+                    return True
                 rx.wake.clear()
                 await rx.wake.wait()
                 continue
@@ -397,7 +517,7 @@ class Dispatcher:
                 continue
             if head.next_try > now:
                 if self._closing:
-                    return
+                    return True
                 rx.wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(rx.wake.wait(), head.next_try - now)
@@ -450,7 +570,7 @@ class Dispatcher:
             return
         wait = self._backoff(attempts)
         if retry_after_s is not None:
-            wait = max(wait, min(retry_after_s, self.options.retry_backoff_max_s))
+            wait = max(wait, min(retry_after_s, RETRY_AFTER_MAX_S))
         store.postpone(queued_id, time.time() + wait, error)
         log.warning("notification to %s failed (attempt %d), retrying in %.1f s: %s",
                     rx.name, attempts + 1, wait, error)

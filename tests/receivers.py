@@ -131,6 +131,13 @@ class WebhookServer:
 
     statuses: list[int] = field(default_factory=list)
     hang: bool = False
+    echo_headers: bool = False
+    """Error answers carry the request's headers (as some proxies do)."""
+    retry_after: str | None = None
+    """Retry-After on 429 answers."""
+    ssl_context: Any = None
+    """Serve HTTPS with this server context."""
+    host: str = "127.0.0.1"
     requests: list[Received] = field(default_factory=list)
     delivered: list[Received] = field(default_factory=list)
     port: int = 0
@@ -138,7 +145,9 @@ class WebhookServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
+        scheme = "https" if self.ssl_context is not None else "http"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}/hook"
 
     async def _handle(self, request: web.Request) -> web.Response:
         got = Received(dict(request.headers), await request.read())
@@ -148,14 +157,18 @@ class WebhookServer:
         status = self.statuses.pop(0) if self.statuses else 200
         if 200 <= status < 300:
             self.delivered.append(got)
-        return web.Response(status=status, text="ok" if status < 300 else "nope")
+        text = "ok" if status < 300 else "nope"
+        if self.echo_headers and status >= 300:
+            text = json.dumps({k: got.headers.get(k) for k in ("Authorization", "Host")})
+        headers = {"Retry-After": self.retry_after} if status == 429 and self.retry_after else {}
+        return web.Response(status=status, text=text, headers=headers)
 
     async def start(self) -> WebhookServer:
         app = web.Application()
         app.router.add_post("/hook", self._handle)
         self._runner = web.AppRunner(app, shutdown_timeout=0.1)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, self.host, 0, ssl_context=self.ssl_context)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return self
@@ -196,7 +209,7 @@ class SmtpServer:
                       data: Any) -> Any:
                 from aiosmtpd.smtp import AuthResult
                 ok = (data.login.decode(), data.password.decode()) == credentials
-                return AuthResult(success=ok)
+                return AuthResult(success=ok, handled=False)  # failure: a 535 reply
             auth = {"authenticator": check, "auth_required": True}
         self.controller = Controller(_Handler(self.messages), hostname="127.0.0.1",
                                      port=self.port, **auth, **kwargs)
@@ -211,3 +224,40 @@ class SmtpServer:
 
 def subjects(messages: Iterable[EmailMessage]) -> list[str]:
     return [str(m["Subject"]) for m in messages]
+
+
+def self_signed_cert(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (SAN IP) and its key, as PEM files."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def server_tls(cert: Path, key: Path) -> Any:
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    return ctx

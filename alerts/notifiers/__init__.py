@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, create_model, field_validator, model
 from alerts.notifiers import alertmanager, email, log, webhook
 from alerts.notifiers.base import DeliveryError, Notification, ReceiverContext
 
-__all__ = ["KINDS", "DeliveryError", "Notification", "Receiver", "ReceiverContext", "log"]
+__all__ = ["KINDS", "DeliveryError", "Notification", "Receiver", "ReceiverBase", "ReceiverContext",
+           "log"]
 
 KINDS: dict[str, tuple[type[BaseModel], Any]] = {
     alertmanager.KIND: (alertmanager.AlertmanagerOptions, alertmanager.AlertmanagerNotifier),

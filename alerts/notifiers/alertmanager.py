@@ -159,7 +159,9 @@ class AlertmanagerNotifier:
         session = self._session
         results = await asyncio.gather(*(
             post(session, url.rstrip("/") + "/api/v2/alerts", data, headers,
-                 timeout_s=self.options.timeout_s, ssl_context=self._ssl)
+                 timeout_s=self.options.timeout_s, ssl_context=self._ssl,
+                 secrets=[self.options.bearer_token.get_secret_value()]
+                 if self.options.bearer_token else ())
             for url in self.options.urls
         ), return_exceptions=True)
         errors = [r for r in results if isinstance(r, DeliveryError)]

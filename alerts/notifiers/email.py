@@ -10,6 +10,7 @@ dispatcher (``en`` or ``vi``).
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -20,7 +21,7 @@ import aiosmtplib
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from alerts.notifiers.base import DeliveryError, Notification, ReceiverContext, common_labels
-from alerts.notifiers.http import tls_context
+from alerts.notifiers.http import redact, tls_context
 from netmon.model import Alert
 from netmon.plugins import register_notifier
 from netmon.secrets import Secret
@@ -30,6 +31,15 @@ __all__ = ["EmailNotifier", "EmailOptions", "render"]
 
 KIND = "email"
 _PORTS = {"starttls": 587, "tls": 465, "none": 25}
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class EmailOptions(BaseModel):
@@ -53,6 +63,9 @@ class EmailOptions(BaseModel):
     def _auth_pair(self) -> EmailOptions:
         if (self.username is None) != (self.password is None):
             raise ValueError("username and password go together")
+        if self.password is not None and self.security == "none" and not _loopback(self.host):
+            raise ValueError("a password is sent in clear over security: none; use starttls "
+                             "or tls (plain SMTP with a password only to a loopback relay)")
         return self
 
     @property
@@ -66,11 +79,12 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "resolved_tag": "RESOLVED",
         "firing": "Firing",
         "resolved": "Resolved",
-        "intro_firing": "{n} alert(s) firing",
-        "intro_resolved": "{n} alert(s) resolved",
+        "intro_firing": "{n} alert{s} firing",
+        "intro_resolved": "{n} alert{s} resolved",
         "since": "Since",
         "ended": "Resolved at",
         "lasted": "lasted",
+        "for": "for",
         "value": "Value",
         "description": "Description",
         "labels": "Labels",
@@ -87,6 +101,7 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "since": "Bắt đầu",
         "ended": "Khắc phục lúc",
         "lasted": "kéo dài",
+        "for": "đã kéo dài",
         "value": "Giá trị",
         "description": "Mô tả",
         "labels": "Nhãn",
@@ -109,6 +124,10 @@ def _span(seconds: float) -> str:
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
+def _plural(n: int) -> str:
+    return "" if n == 1 else "s"  # Vietnamese templates do not use it
+
+
 def _group_name(notification: Notification) -> str:
     labels = dict(notification.group_labels) or common_labels(notification.alerts)
     name = labels.pop("alertname", "")
@@ -116,12 +135,13 @@ def _group_name(notification: Notification) -> str:
     return " ".join(part for part in (name, rest) if part) or "netmon"
 
 
-def _alert_block(alert: Alert, text: Mapping[str, str]) -> list[str]:
+def _alert_block(alert: Alert, text: Mapping[str, str], now: datetime) -> list[str]:
     severity = alert.labels.get("severity", "")
     title = alert.annotations.get("summary") or alert.name or alert.fingerprint
     lines = [f"* [{severity}] {title}" if severity else f"* {title}"]
     if alert.state == "firing":
-        lines.append(f"  {text['since']}: {_when(alert.starts_at)}")
+        lines.append(f"  {text['since']}: {_when(alert.starts_at)} "
+                     f"({text['for']} {_span((now - alert.starts_at).total_seconds())})")
     else:
         ended = alert.ends_at or alert.starts_at
         lines.append(f"  {text['since']}: {_when(alert.starts_at)}")
@@ -150,9 +170,9 @@ def render(notification: Notification, language: str) -> tuple[str, str]:
         subject = f"[{text['resolved_tag']}] {group}"
     intro = []
     if firing:
-        intro.append(text["intro_firing"].format(n=len(firing)))
+        intro.append(text["intro_firing"].format(n=len(firing), s=_plural(len(firing))))
     if resolved:
-        intro.append(text["intro_resolved"].format(n=len(resolved)))
+        intro.append(text["intro_resolved"].format(n=len(resolved), s=_plural(len(resolved))))
     lines = [f"{'; '.join(intro)}: {group}", ""]
     for title, alerts in ((text["firing"], firing), (text["resolved"], resolved)):
         if not alerts:
@@ -160,7 +180,7 @@ def render(notification: Notification, language: str) -> tuple[str, str]:
         heading = f"{title} ({len(alerts)})"
         lines += [heading, "=" * len(heading), ""]
         for alert in alerts:
-            lines += [*_alert_block(alert, text), ""]
+            lines += [*_alert_block(alert, text, notification.created), ""]
     lines += ["-- ", text["footer"].format(receiver=notification.receiver), ""]
     return subject, "\n".join(lines)
 
@@ -192,6 +212,13 @@ class EmailNotifier:
                                      datetime.now(UTC)))
 
     async def send(self, notification: Notification) -> None:
+        try:
+            await self._send(notification)
+        except DeliveryError as exc:
+            secret = self.options.password.get_secret_value() if self.options.password else ""
+            raise DeliveryError(redact(str(exc), [secret]), retryable=exc.retryable) from None
+
+    async def _send(self, notification: Notification) -> None:
         opts = self.options
         where = f"smtp {opts.host}:{opts.effective_port}"
         try:

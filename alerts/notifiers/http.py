@@ -9,14 +9,14 @@ refused for good (the same request would be refused again) and logged.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import aiohttp
 
 from alerts.notifiers.base import DeliveryError
 
-__all__ = ["post", "tls_context"]
+__all__ = ["post", "redact", "tls_context"]
 
 
 def tls_context(verify: bool, ca_file: Path | None) -> ssl.SSLContext:
@@ -37,12 +37,35 @@ def _retry_after(value: str | None) -> float | None:
         return None  # an HTTP date: fall back to our own backoff
 
 
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret value replaced (a server may echo our headers back)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "**********")
+    return text
+
+
 async def post(session: aiohttp.ClientSession, url: str, body: bytes,
                headers: Mapping[str, str], *, timeout_s: float,
-               ssl_context: ssl.SSLContext | None) -> None:
-    """POST ``body`` to ``url``; raise ``DeliveryError`` unless the answer is 2xx."""
+               ssl_context: ssl.SSLContext | None, secrets: Iterable[str] = ()) -> None:
+    """POST ``body`` to ``url``; raise ``DeliveryError`` unless the answer is 2xx.
+
+    The error's message never contains any of ``secrets``.
+    """
     try:
-        async with session.post(url, data=body, headers=dict(headers), ssl=ssl_context,
+        await _post(session, url, body, headers, timeout_s=timeout_s,
+                    ssl_context=ssl_context)
+    except DeliveryError as exc:
+        raise DeliveryError(redact(str(exc), secrets), retryable=exc.retryable,
+                            retry_after_s=exc.retry_after_s) from None
+
+
+async def _post(session: aiohttp.ClientSession, url: str, body: bytes,
+                headers: Mapping[str, str], *, timeout_s: float,
+                ssl_context: ssl.SSLContext | None) -> None:
+    try:
+        tls = ssl_context if url.startswith("https:") and ssl_context is not None else True
+        async with session.post(url, data=body, headers=dict(headers), ssl=tls,
                                 timeout=aiohttp.ClientTimeout(total=timeout_s),
                                 allow_redirects=False) as resp:
             if 200 <= resp.status < 300:

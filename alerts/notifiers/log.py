@@ -17,7 +17,7 @@ from netmon.model import Alert
 
 __all__ = ["LogNotifier"]
 
-log = logging.getLogger("netmon.alerts")
+log = logging.getLogger("netmon.alerts.notify")
 
 # Labels shown in the line first and in this order; the rest follow sorted.
 _LEAD = ("alertname", "severity", "device", "site", "link")
@@ -30,7 +30,7 @@ def _labels(alert: Alert) -> str:
 
 
 class LogNotifier:
-    """Writes each alert of a notification to the ``netmon.alerts`` logger."""
+    """Writes each alert of a notification to the ``netmon.alerts.notify`` logger."""
 
     name: ClassVar[str] = "log"
 

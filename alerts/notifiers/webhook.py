@@ -116,7 +116,9 @@ class WebhookNotifier:
         if self._session is None:
             self._session = aiohttp.ClientSession()
         await post(self._session, self.options.url, data, headers,
-                   timeout_s=self.options.timeout_s, ssl_context=self._ssl)
+                   timeout_s=self.options.timeout_s, ssl_context=self._ssl,
+                   secrets=[s.get_secret_value() for s in
+                            (self.options.hmac_key, self.options.bearer_token) if s])
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -4,6 +4,7 @@ repeat, retries, isolation of a hung receiver, and the persisted queue."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -261,7 +262,71 @@ async def test_update_never_blocks(tmp_path: Path) -> None:
     d = Dispatcher(opts, tmp_path)
     await d.start()
     many = [make_alert(f"a{i}", link=f"l{i}") for i in range(2000)]
-    t0 = time.perf_counter()
-    d.update(many, datetime.now(UTC))
-    assert time.perf_counter() - t0 < 0.01
+    took = []
+    for _ in range(5):  # the fastest of a few: the machine is shared
+        t0 = time.perf_counter()
+        d.update(many, datetime.now(UTC))
+        took.append(time.perf_counter() - t0)
+    assert min(took) < 0.005  # it only hands the list over; the dispatch task groups
     await d.aclose()
+
+
+async def test_the_log_receiver_is_always_on(tmp_path: Path, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="netmon.alerts.notify")
+    a1 = make_alert("a1", started_s_ago=5)
+    d = Dispatcher(options(route={"group_wait": "50ms", "group_interval": "50ms"}), tmp_path)
+    await d.start()
+    await feed(d, [a1], 0.3)
+    await feed(d, [make_alert("a1", "resolved", starts_at=a1.starts_at)], 0.3)
+    await d.aclose()
+    lines = [r.getMessage() for r in caplog.records if r.name == "netmon.alerts.notify"]
+    assert len(lines) == 2
+    assert lines[0].startswith("alert firing since ")
+    assert "alertname=link_utilisation_high severity=warning device=hni-core-a" in lines[0]
+    assert lines[0].endswith(" - ge-0/0/1 at 63.2% of 400 Mbit/s")
+    assert lines[1].startswith("alert resolved: alertname=link_utilisation_high")
+    assert metric(d, "netmon_notifications_sent_total", "log") == 2
+
+
+async def test_undelivered_past_max_age_is_dropped_and_counted(tmp_path: Path) -> None:
+    async with WebhookServer(statuses=[503] * 1000) as server:
+        opts = options(route={"receiver": "noc", "group_wait": "50ms"}, max_age="400ms",
+                       receivers=[hook("noc", server)])
+        d = Dispatcher(opts, tmp_path)
+        await d.start()
+        d.update([make_alert("a1")], datetime.now(UTC))
+        await eventually(lambda: metric(d, "netmon_notifications_dropped_total", "noc") == 1)
+        tries = len(server.requests)
+        await asyncio.sleep(0.3)
+        await d.aclose()
+    assert tries >= 2 and len(server.requests) == tries
+    assert metric(d, "netmon_notifications_queued", "noc") == 0
+
+
+async def test_update_before_start_and_close_without_start(tmp_path: Path) -> None:
+    async with WebhookServer() as server:
+        opts = options(route={"receiver": "noc", "group_wait": "50ms"},
+                       receivers=[hook("noc", server)])
+        idle = Dispatcher(opts, tmp_path / "idle")
+        await idle.aclose()
+        d = Dispatcher(opts, tmp_path)
+        d.update([make_alert("a1")], datetime.now(UTC))
+        await d.start()
+        await eventually(lambda: server.delivered)
+        await d.aclose()
+        await d.aclose()  # twice is harmless
+
+
+async def test_send_resolved_false_gets_firing_only(tmp_path: Path) -> None:
+    a1 = make_alert("a1")
+    async with WebhookServer() as server:
+        opts = options(route={"receiver": "noc", "group_wait": "50ms",
+                              "group_interval": "50ms"},
+                       receivers=[{**hook("noc", server), "send_resolved": False}])
+        d = Dispatcher(opts, tmp_path)
+        await d.start()
+        await feed(d, [a1], 0.3)
+        await feed(d, [make_alert("a1", "resolved", starts_at=a1.starts_at)], 0.3)
+        await feed(d, [make_alert("a1", started_s_ago=0)], 0.3)  # a new episode
+        await d.aclose()
+    assert [r.json()["status"] for r in server.delivered] == ["firing", "firing"]

@@ -150,3 +150,30 @@ def test_select_follows_prometheus_needs_sending() -> None:
     kept = 2.5 + RESOLVED_RETENTION_S / 60
     assert len(at([resolved], kept - 0.1)) == 1
     assert at([resolved], kept + 1) == []   # ... for 15 minutes
+
+
+async def test_while_alertmanager_is_down_newer_batches_replace_queued_ones(
+        tmp_path: Path) -> None:
+    late = Alertmanager(tmp_path / "late")
+    opts = options(route={"receiver": "am"},
+                   receivers=[{"name": "am", "alertmanager": {"urls": [late.url],
+                                                               "resend_delay": "1s"}}])
+    d = Dispatcher(opts, tmp_path, eval_interval_s=0.25)
+    await d.start()
+    alert = make_alert("d1", alertname="am_down_test")
+    queued = []
+    for _ in range(12):  # 3 s: three resend batches while nobody listens
+        d.update([alert], datetime.now(UTC))
+        queued.append(next(v for name, labels, v in d.metrics()
+                           if name == "netmon_notifications_queued"
+                           and labels["receiver"] == "am"))
+        await asyncio.sleep(0.25)
+    assert max(queued) <= 2  # the one in flight and the latest, never a backlog
+    try:
+        late.start()
+        await feed(d, [alert], 1.0, 0.25)
+        got = await eventually(lambda: held(late, "am_down_test"))
+        assert datetime.fromisoformat(got[0]["endsAt"]) > datetime.now(UTC)
+    finally:
+        await d.aclose()
+        late.stop()
