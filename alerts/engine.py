@@ -168,10 +168,14 @@ class AlertEngine:
 
     def _prune_silences(self, now: datetime) -> None:
         before = now - EXPIRED_SILENCES_KEPT
-        self._silences = [s for s in self._silences if s.ends_at >= before]
-        if self.store is not None:
-            self.store.prune_silences(before)
         self._pruned_at = now
+        if self.store is not None:
+            try:
+                self.store.prune_silences(before)
+            except (sqlite3.Error, OSError) as exc:
+                log.warning("expired silences not pruned from %s: %s", self.store.path, exc)
+                return
+        self._silences = [s for s in self._silences if s.ends_at >= before]
 
     def _active_silences(self, now: datetime) -> list[Silence]:
         return [s for s in (*self._config_silences, *self._silences) if s.active(now)]
@@ -219,7 +223,7 @@ class AlertEngine:
             events = []
             logged: list[tuple[str, Alert]] = []
             for state, st in transitions:
-                alert = by_fp.get(st.fingerprint) or self._to_alert(st, now, silences, set())
+                alert = by_fp.get(st.fingerprint) or self._to_alert(st, silences, set())
                 logged.append((state, alert))
                 if state in (FIRING, RESOLVED):
                     events.append(self._event(state, st, alert))
@@ -251,6 +255,11 @@ class AlertEngine:
                 and dict(obs.labels) != st.labels):
             # Same thing, new labels (renamed link, new severity): that alert ends here.
             if st.state == FIRING:
+                # Resolved under a key of its own, so that it stays listed (and handed
+                # to the dispatcher) for resolved_keep beside its successor.
+                del self._states[ident]
+                st.key = (*st.key, f"~{st.fingerprint}")
+                self._states[(st.rule, st.key)] = st
                 self._resolve(st, obs.ts, transitions)
             else:
                 self._drop(ident)
@@ -310,7 +319,7 @@ class AlertEngine:
         return {st.labels.get("device", "") for (rule, _), st in self._states.items()
                 if rule == DEVICE_UNREACHABLE and st.state == FIRING}
 
-    def _to_alert(self, st: StoredAlert, now: datetime, silences: Iterable[Silence],
+    def _to_alert(self, st: StoredAlert, silences: Iterable[Silence],
                   unreachable: set[str]) -> Alert:
         inhibited = (st.rule != DEVICE_UNREACHABLE
                      and st.labels.get("device", "\x00") in unreachable)
@@ -341,7 +350,7 @@ class AlertEngine:
     def _alerts(self, now: datetime, silences: Sequence[Silence], *, dispatch: bool
                 ) -> list[Alert]:
         unreachable = self._unreachable()
-        return [self._to_alert(st, now, silences, unreachable)
+        return [self._to_alert(st, silences, unreachable)
                 for st in self._states.values() if not dispatch or st.state != PENDING]
 
     def _event(self, state: str, st: StoredAlert, alert: Alert) -> Sample:
@@ -364,7 +373,7 @@ class AlertEngine:
             unreachable = self._unreachable()
             out = []
             for st in self._states.values():
-                alert = self._to_alert(st, now, silences, unreachable)
+                alert = self._to_alert(st, silences, unreachable)
                 out.append(alert_json(st.state, alert, st.active_at))
         out.sort(key=lambda a: (_ORDER.get(a["state"], 9), a["labels"].get("alertname", ""),
                                 a["labels"].get("device", ""), a["labels"].get("link", "")))

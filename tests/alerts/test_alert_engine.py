@@ -253,3 +253,19 @@ def test_alerts_go_out_when_the_state_cannot_be_saved(tmp_path: Path) -> None:
     eng.store.close()
     [saved] = AlertStore.in_state_dir(tmp_path).load()
     assert (saved.state, saved.starts_at) == ("firing", at(60))
+
+
+def test_new_labels_end_the_old_alert_and_keep_it_listed_as_resolved(tmp_path: Path) -> None:
+    eng = engine(tmp_path, rules={"link_utilisation_high": {"for": "1m"}})
+    for t in (0, 60):
+        old = eng.evaluate([link("pe-1", "ge-0/0/1", 70.0, ts=at(t))], now=at(t)).alerts
+    # The link was renamed in the config (SIGHUP): same interface, new labels.
+    eng.reconfigure(options(rules={"link_utilisation_high": {"for": "1m"}}))
+    result = eng.evaluate([link("pe-1", "ge-0/0/1", 70.0, ts=at(120), name="to HNI")],
+                          now=at(120))
+    assert [(a.labels["link"], a.state) for a in result.alerts] == [("ge-0/0/1", "resolved")]
+    assert result.alerts[0].fingerprint == old[0].fingerprint
+    assert {a["labels"]["link"]: a["state"] for a in eng.active()} == {
+        "ge-0/0/1": "resolved", "to HNI": "pending"}
+    eng.store.close()
+    assert len(AlertStore.in_state_dir(tmp_path).load()) == 2
