@@ -26,6 +26,7 @@ tell the dispatcher not to send them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import sqlite3
@@ -118,7 +119,8 @@ class AlertEngine:
             if opts is None:
                 opts = plugin.options()
             rule = plugin.factory(opts)
-            rule.language = options.language  # see alerts.rule: how a rule gets its language
+            with contextlib.suppress(AttributeError):  # a rule with __slots__ and no language
+                rule.language = options.language  # see alerts.rule: how a rule gets it
             restore = getattr(rule, "restore", None)
             if restore is not None:
                 restore([k for (r, k), a in self._states.items()
@@ -268,7 +270,7 @@ class AlertEngine:
             if st is None or st.state == RESOLVED:
                 labels = obs.labels  # a rule's labels are never changed once given
                 built = self.rules.get(obs.rule)
-                for_s = built.options.effective(labels).for_s if built is not None else 0.0
+                for_s = _for_s(built.options, labels) if built is not None else 0.0
                 st = StoredAlert(obs.rule, obs.key, fingerprint(obs.rule, labels), labels,
                                  obs.annotations, PENDING, obs.ts, None, None, obs.value,
                                  for_s, obs.ts)
@@ -389,6 +391,14 @@ class AlertEngine:
 
 
 _ORDER = {FIRING: 0, PENDING: 1, RESOLVED: 2}
+
+
+def _for_s(options: Any, labels: Mapping[str, str]) -> float:
+    """The rule's ``for`` for these labels (RuleOptions.effective), 0 if it has none."""
+    effective = getattr(options, "effective", None)
+    if effective is not None:
+        options = effective(labels)
+    return float(getattr(options, "for_s", 0.0))
 
 
 def alert_json(state: str, alert: Alert, active_at: datetime) -> dict[str, Any]:

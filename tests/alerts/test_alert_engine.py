@@ -269,3 +269,38 @@ def test_new_labels_end_the_old_alert_and_keep_it_listed_as_resolved(tmp_path: P
         "ge-0/0/1": "resolved", "to HNI": "pending"}
     eng.store.close()
     assert len(AlertStore.in_state_dir(tmp_path).load()) == 2
+
+
+def test_a_plain_rule_reporting_every_thing_each_time_works_too() -> None:
+    """Rules of other packages need not use alerts.rule.RuleBase: one observation per
+    thing per evaluation, firing or not, and options with just ``for_s``."""
+    from alerts.engine import _Built
+    from netmon.model import Observation
+
+    class UpsOnBattery:
+        __slots__ = ()
+        name = "ups_on_battery"
+
+        def evaluate(self, samples: list) -> list[Observation]:
+            return [Observation(self.name, (s.target,), {"alertname": self.name,
+                                                         "severity": "critical",
+                                                         "device": s.target},
+                                s.fields["on_battery"], 1.0, s.ts,
+                                {"summary": f"{s.target} on battery for {{for}}"})
+                    for s in samples if s.measurement == "ups"]
+
+    class Opts:
+        for_s = 60.0
+
+    eng = engine()
+    eng.rules = {"ups_on_battery": _Built(UpsOnBattery(), Opts())}  # type: ignore[arg-type]
+    from netmon.model import Sample
+
+    def ups(t: float, on_battery: bool) -> list[Sample]:
+        return [Sample("ups-1", "ups", {"device": "ups-1"}, {"on_battery": on_battery}, at(t))]
+
+    assert eng.evaluate(ups(0, False), now=at(0)).alerts == []
+    assert eng.evaluate(ups(30, True), now=at(30)).alerts == []
+    [alert] = eng.evaluate(ups(90, True), now=at(90)).alerts
+    assert (alert.state, alert.annotations["summary"]) == ("firing", "ups-1 on battery for 1m")
+    assert [a.state for a in eng.evaluate(ups(120, False), now=at(120)).alerts] == ["resolved"]
