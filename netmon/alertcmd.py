@@ -136,11 +136,12 @@ def _age(iso: str | None, now: datetime) -> str:
 
 
 def format_alerts(rows: list[dict[str, Any]], now: datetime | None = None) -> str:
-    """One line per alert: state, for how long, rule, where, value, summary, flags."""
+    """One line per alert: state (flags), since when and for how long (AGE) in that state,
+    rule, where, value and summary."""
     if not rows:
         return "no active alerts\n"
     now = now or datetime.now(UTC)
-    table = [("STATE", "SINCE", "FOR", "ALERT", "DEVICE", "LINK / SITE", "VALUE", "SUMMARY")]
+    table = [("STATE", "SINCE", "AGE", "ALERT", "DEVICE", "LINK / SITE", "VALUE", "SUMMARY")]
     for a in rows:
         labels = a["labels"]
         where = labels.get("link") or labels.get("site") or labels.get("sink", "")
