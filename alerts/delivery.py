@@ -4,10 +4,11 @@ Step: alert engine -> **dispatcher (delivery)** -> notifiers. Both live in
 ``state_dir/alerts.sqlite`` beside the engine's tables, in tables of their own
 (``notify_queue``, ``notify_log``):
 
-* ``notify_queue``: every notification not yet delivered, per receiver, with
-  its attempts and when to try next. A row is deleted only once its receiver
-  has taken it (or refused it for good), so a crash or a stop at any moment
-  delivers it again later: at least once.
+* ``notify_queue``: every notification not yet delivered, per receiver and
+  group, with its attempts and when to try next. A row is deleted only once
+  its receiver has taken it (or refused it for good, or a newer notification
+  of its group replaced it), so a crash or a stop at any moment delivers it
+  again later: at least once.
 * ``notify_log``: per receiver and group, which alert episodes the last
   notification said were firing and resolved, and when it was queued -
   Alertmanager's notification log. It makes a restart send no second firing
@@ -33,6 +34,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS notify_queue (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     receiver TEXT NOT NULL,
+    group_key TEXT NOT NULL DEFAULT '',
     body TEXT NOT NULL,
     created REAL NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -119,22 +121,40 @@ class DeliveryStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(notify_queue)")}
+        if "group_key" not in columns:  # a queue written before groups were kept apart
+            self._db.execute("ALTER TABLE notify_queue ADD COLUMN group_key TEXT NOT NULL "
+                             "DEFAULT ''")
 
     def close(self) -> None:
         self._db.close()
 
     # -- queue ---------------------------------------------------------------
 
-    def enqueue(self, receiver: str, body: str, now: float) -> int:
-        cur = self._db.execute(
-            "INSERT INTO notify_queue (receiver, body, created, next_try) VALUES (?, ?, ?, ?)",
-            (receiver, body, now, now))
-        return int(cur.lastrowid or 0)
+    def enqueue(self, receiver: str, body: str, now: float, group_key: str = "",
+                inflight: int | None = None) -> tuple[int, int]:
+        """Queue ``body``; returns its id and how many older rows of its group it replaced.
 
-    def head(self, receiver: str) -> QueuedNotification | None:
+        A group's notification carries the group's whole state, so an older
+        one not yet delivered (and not being sent right now) is moot.
+        """
+        replaced = 0
+        if group_key:
+            replaced = self._db.execute(
+                "DELETE FROM notify_queue WHERE receiver = ? AND group_key = ? AND id != ?",
+                (receiver, group_key, -1 if inflight is None else inflight)).rowcount
+        cur = self._db.execute(
+            "INSERT INTO notify_queue (receiver, group_key, body, created, next_try) "
+            "VALUES (?, ?, ?, ?, ?)", (receiver, group_key, body, now, now))
+        return int(cur.lastrowid or 0), replaced
+
+    def head(self, receiver: str, *, fifo: bool) -> QueuedNotification | None:
+        """The next row to send: the oldest (``fifo``), else the soonest due, so that
+        one group's notification in backoff does not hold back the other groups'."""
+        order = "id" if fifo else "next_try, id"
         row = self._db.execute(
             "SELECT id, receiver, body, created, attempts, next_try FROM notify_queue "
-            "WHERE receiver = ? ORDER BY id LIMIT 1", (receiver,)).fetchone()
+            f"WHERE receiver = ? ORDER BY {order} LIMIT 1", (receiver,)).fetchone()
         return QueuedNotification(*row) if row else None
 
     def pending(self, receiver: str) -> list[QueuedNotification]:
@@ -146,10 +166,20 @@ class DeliveryStore:
     def delete(self, ids: Iterable[int]) -> None:
         self._db.executemany("DELETE FROM notify_queue WHERE id = ?", [(i,) for i in ids])
 
-    def postpone(self, queued_id: int, next_try: float, error: str) -> None:
+    def postpone(self, queued_id: int, next_try: float, error: str) -> bool:
+        """Try again at ``next_try``; False (and the row deleted) if a newer
+        notification of its group was queued while it was being sent."""
+        newer = self._db.execute(
+            "SELECT 1 FROM notify_queue AS n JOIN notify_queue AS o "
+            "ON n.receiver = o.receiver AND n.group_key = o.group_key AND n.id > o.id "
+            "WHERE o.id = ? AND o.group_key != '' LIMIT 1", (queued_id,)).fetchone()
+        if newer:
+            self.delete([queued_id])
+            return False
         self._db.execute(
             "UPDATE notify_queue SET attempts = attempts + 1, next_try = ?, last_error = ? "
             "WHERE id = ?", (next_try, error[:500], queued_id))
+        return True
 
     def prune_queue(self, created_before: float, *, keep: Iterable[str]) -> int:
         """Drop rows queued before ``created_before`` (max_age) for receivers not in ``keep``."""
@@ -181,17 +211,17 @@ class DeliveryStore:
              entry.sent_at))
 
     def enqueue_and_log(self, receiver: str, body: str, now: float, key: str,
-                        entry: LogEntry) -> int:
-        """Queue a notification and record it in the log, both or neither."""
+                        entry: LogEntry, inflight: int | None = None) -> tuple[int, int]:
+        """Queue a group's notification and record it in the log, both or neither."""
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            queued_id = self.enqueue(receiver, body, now)
+            queued = self.enqueue(receiver, body, now, key, inflight)
             self.write_log(receiver, key, entry)
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
-        return queued_id
+        return queued
 
     def prune_log(self, older_than: float) -> int:
         return self._db.execute("DELETE FROM notify_log WHERE sent_at < ?",

@@ -16,9 +16,11 @@ dispatcher, as Alertmanager's dispatch/notify pipeline:
    the receiver has ``send_resolved``), or every ``repeat_interval`` while
    something still fires;
 5. queues the notification in SQLite (``alerts.delivery``) and records it in
-   the log in the same transaction; one task per receiver delivers its queue
-   in order, retrying with exponential backoff (also after a restart). A slow
-   or failing receiver delays only its own queue.
+   the log in the same transaction; a group's newer notification replaces one
+   not yet delivered (it carries the group's whole state). One task per
+   receiver delivers its queue, soonest due first, retrying with exponential
+   backoff (also after a restart): a slow or failing receiver delays only its
+   own queue, and a group in backoff does not hold back the other groups.
 
 The Alertmanager receiver bypasses steps 3-4 (Alertmanager groups and
 repeats by itself): at each update it gets what Prometheus would send (see
@@ -466,10 +468,11 @@ class Dispatcher:
         assert self._store is not None
         body = encode(note)
         if log_key is not None and entry is not None:
-            self._store.enqueue_and_log(rx.name, body, t, log_key, entry)
+            _, replaced = self._store.enqueue_and_log(rx.name, body, t, log_key, entry,
+                                                      rx.inflight)
         else:
-            self._store.enqueue(rx.name, body, t)
-        rx.queued += 1
+            _, replaced = self._store.enqueue(rx.name, body, t)
+        rx.queued += 1 - replaced
         rx.wake.set()
 
     # -- delivery ------------------------------------------------------------
@@ -499,7 +502,7 @@ class Dispatcher:
             store = self._store
             if store is None:
                 return True
-            head = store.head(rx.name)
+            head = store.head(rx.name, fifo=rx.bypasses_grouping)
             if head is None:
                 if self._closing:
                     return True
@@ -571,6 +574,10 @@ class Dispatcher:
         wait = self._backoff(attempts)
         if retry_after_s is not None:
             wait = max(wait, min(retry_after_s, RETRY_AFTER_MAX_S))
-        store.postpone(queued_id, time.time() + wait, error)
+        if not store.postpone(queued_id, time.time() + wait, error):
+            rx.queued -= 1
+            log.warning("notification to %s failed (attempt %d), not retried: a newer one "
+                        "of its group replaces it: %s", rx.name, attempts + 1, error)
+            return
         log.warning("notification to %s failed (attempt %d), retrying in %.1f s: %s",
                     rx.name, attempts + 1, wait, error)

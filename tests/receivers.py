@@ -120,6 +120,7 @@ receivers:
 class Received:
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.monotonic)
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -138,6 +139,8 @@ class WebhookServer:
     ssl_context: Any = None
     """Serve HTTPS with this server context."""
     host: str = "127.0.0.1"
+    status_for: Any = None
+    """``status_for(received) -> int | None``: a status chosen by the request itself."""
     requests: list[Received] = field(default_factory=list)
     delivered: list[Received] = field(default_factory=list)
     port: int = 0
@@ -154,7 +157,9 @@ class WebhookServer:
         self.requests.append(got)
         if self.hang:
             await asyncio.sleep(3600)
-        status = self.statuses.pop(0) if self.statuses else 200
+        chosen = self.status_for(got) if self.status_for is not None else None
+        scripted = self.statuses.pop(0) if self.statuses else 200
+        status = chosen if chosen is not None else scripted
         if 200 <= status < 300:
             self.delivered.append(got)
         text = "ok" if status < 300 else "nope"

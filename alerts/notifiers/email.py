@@ -201,9 +201,12 @@ class EmailNotifier:
         msg["To"] = ", ".join(self.options.to)
         msg["Subject"] = subject
         msg["Date"] = email.utils.format_datetime(notification.created.astimezone(UTC))
-        msg["Message-ID"] = email.utils.make_msgid(domain="netmon")
         if notification.id:
+            # The same on every retry: a mail delivered twice is one message to clients.
+            msg["Message-ID"] = f"<{notification.id}@netmon>"
             msg["X-Netmon-Notification-Id"] = notification.id
+        else:
+            msg["Message-ID"] = email.utils.make_msgid(domain="netmon")
         msg.set_content(text, charset="utf-8")
         return msg
 

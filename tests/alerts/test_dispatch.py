@@ -4,6 +4,7 @@ repeat, retries, isolation of a hung receiver, and the persisted queue."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from datetime import UTC, datetime
@@ -42,13 +43,14 @@ async def test_group_wait_collects_a_group_into_one_notification(tmp_path: Path)
                        receivers=[hook("noc", server)])
         d = Dispatcher(opts, tmp_path)
         await d.start()
+        a1, a2 = make_alert("a1"), make_alert("a2", link="ge-0/0/2")
         t0 = time.monotonic()
-        d.update([make_alert("a1")], datetime.now(UTC))
+        d.update([a1], datetime.now(UTC))
         await asyncio.sleep(0.15)
-        d.update([make_alert("a1"), make_alert("a2", link="ge-0/0/2")], datetime.now(UTC))
+        d.update([a1, a2], datetime.now(UTC))
         await eventually(lambda: server.delivered)
         waited = time.monotonic() - t0
-        await feed(d, [make_alert("a1"), make_alert("a2", link="ge-0/0/2")], 0.5)
+        await feed(d, [a1, a2], 0.5)
         await d.aclose()
     assert waited >= 0.4
     assert len(server.delivered) == 1
@@ -66,13 +68,16 @@ async def test_one_firing_then_repeats_then_one_resolved(tmp_path: Path) -> None
                        receivers=[hook("noc", server)])
         d = Dispatcher(opts, tmp_path)
         await d.start()
-        await feed(d, [a1], 1.7)
+        await feed(d, [a1], 1.9)
         firing = [r.json() for r in server.delivered]
+        times = [r.at for r in server.delivered]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         resolved = make_alert("a1", "resolved", starts_at=a1.starts_at)
         await feed(d, [resolved], 0.8)
         await d.aclose()
     # t=0.1 first, then every repeat_interval (checked at group_interval ticks): ~0.8, ~1.5.
     assert [n["status"] for n in firing] == ["firing"] * 3
+    assert all(0.65 <= gap < 1.0 for gap in gaps), gaps
     after = [r.json() for r in server.delivered[len(firing):]]
     assert [n["status"] for n in after] == ["resolved"]
     assert after[0]["alerts"][0]["endsAt"] != "0001-01-01T00:00:00Z"
@@ -330,3 +335,46 @@ async def test_send_resolved_false_gets_firing_only(tmp_path: Path) -> None:
         await feed(d, [make_alert("a1", started_s_ago=0)], 0.3)  # a new episode
         await d.aclose()
     assert [r.json()["status"] for r in server.delivered] == ["firing", "firing"]
+
+
+async def test_a_newer_notification_of_a_group_replaces_an_undelivered_one(
+        tmp_path: Path) -> None:
+    async with WebhookServer(statuses=[503] * 1000) as server:
+        opts = options(route={"receiver": "noc", "group_by": ["alertname"],
+                              "group_wait": "50ms", "group_interval": "100ms"},
+                       receivers=[hook("noc", server)])
+        d = Dispatcher(opts, tmp_path)
+        await d.start()
+        a1, a2 = make_alert("a1"), make_alert("a2", link="ge-0/0/2")
+        await feed(d, [a1], 0.3)
+        await feed(d, [a1, a2], 0.3)
+        assert metric(d, "netmon_notifications_queued", "noc") == 1
+        server.statuses.clear()  # back
+        await eventually(lambda: server.delivered)
+        await feed(d, [a1, a2], 0.3)
+        await d.aclose()
+    assert len(server.delivered) == 1
+    assert sorted(a["fingerprint"] for a in server.delivered[0].json()["alerts"]) == [
+        "a1", "a2"]
+
+
+async def test_one_group_in_backoff_does_not_hold_back_the_others(tmp_path: Path) -> None:
+    def refuse_bad(got) -> int | None:
+        return 500 if b'"fingerprint": "bad"' in got.body else None
+
+    async with WebhookServer(status_for=refuse_bad) as server:
+        opts = options(route={"receiver": "noc", "group_by": ["link"], "group_wait": "50ms"},
+                       receivers=[hook("noc", server)], retry_backoff="2s",
+                       retry_backoff_max="2s")
+        d = Dispatcher(opts, tmp_path)
+        await d.start()
+        d.update([make_alert("bad", link="l1")], datetime.now(UTC))
+        await eventually(lambda: server.requests)  # failed once, now waits 2 s
+        d.update([make_alert("bad", link="l1"), make_alert("good", link="l2")],
+                 datetime.now(UTC))
+        t0 = time.monotonic()
+        await eventually(lambda: server.delivered, timeout_s=1.5)
+        took = time.monotonic() - t0
+        await d.aclose()
+    assert took < 1.0
+    assert [a["fingerprint"] for a in server.delivered[0].json()["alerts"]] == ["good"]

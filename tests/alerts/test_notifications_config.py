@@ -134,3 +134,19 @@ def test_loaded_secrets_never_show() -> None:
     assert HMAC_KEY not in shown
     assert SMTP_PASSWORD not in shown
     assert "**********" in shown
+
+
+def test_the_readme_example_is_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Alert notifications", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    for name in ("noc-token", "smtp-password"):
+        (creds / name).write_text("x-secret\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    monkeypatch.setenv("NOC_HMAC_KEY", HMAC_KEY)
+    Path("netmon.yaml").write_text("state_dir: /tmp/x\n" + example)
+    notifications = load_config("netmon.yaml").settings.notifications
+    assert [r.name for r in notifications.receivers] == ["noc", "ops-mail", "alertmanager"]
+    assert notifications.max_age_s == 86400.0

@@ -95,6 +95,7 @@ async def test_starttls_with_verified_certificate(tmp_path: Path) -> None:
                            ReceiverContext("ops-mail"))
         await ok.send(_note(make_alert("a1")))
         assert subjects(smtp.messages) == ["[FIRING:1] link_utilisation_high"]
+        assert smtp.messages[0]["Message-ID"] == "<id-1@netmon>"
         # Verification is on by default: an unknown CA is refused, and retried later.
         strict = EmailNotifier(EmailOptions.model_validate(base), ReceiverContext("ops-mail"))
         with pytest.raises(DeliveryError) as err:
