@@ -30,6 +30,8 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExe
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from alerts.dispatch import Dispatcher
+from alerts.service import AlertService
 from netmon.capacity.recorder import CapacityRecorder
 from netmon.config import Config, ConfigError, Target, load_config
 from netmon.model import INTERFACE, POLL_ISSUE, Collector, Sink
@@ -77,6 +79,7 @@ class Daemon:
         self.collectors: dict[str, Collector] = build_collectors(config.settings)
         self.sinks: list[Sink] = []
         self.capacity: CapacityRecorder | None = None  # roll-ups, whatever the sink
+        self.alerts: AlertService | None = None
         self.notifier = SdNotifier()
         self.scheduler: AsyncIOScheduler | None = None
         self._client: SnmpClient | None = None
@@ -150,6 +153,8 @@ class Daemon:
                 await sink.write(samples)
             if self.capacity is not None:
                 self.capacity.observe(target, result.samples, result.error is None, result.ts)
+            if self.alerts is not None:
+                self.alerts.submit(result.samples)  # evaluated later, off this path
         except asyncio.CancelledError:
             # Only stop() cancels a poll, after its grace period: nothing was
             # collected in this slot, and the scheduler need not log a traceback.
@@ -201,14 +206,22 @@ class Daemon:
                 start = getattr(sink, "start", None)
                 if start is not None:
                     await start()
+            dispatcher = Dispatcher(settings.notifications, settings.state_dir,
+                                    language=settings.alerts.language,
+                                    eval_interval_s=settings.alerts.eval_interval_s)
+            self.alerts = AlertService(settings.alerts, settings.state_dir, self.sinks,
+                                       dispatcher=dispatcher)
         except (OSError, sqlite3.Error) as exc:
             raise StartupError(f"cannot open storage in {settings.state_dir}: {exc}") from None
         self.state.sinks = self.sinks
+        self.state.alerts = self.alerts
         from netmon.httpapi import start_http
 
         try:
             self._http_runner = await start_http(self.state, settings.http)
         except OSError as exc:
+            await self.alerts.aclose()
+            await self.capacity.aclose()
             for sink in self.sinks:
                 await sink.aclose()
             raise StartupError(
@@ -221,6 +234,7 @@ class Daemon:
         for target in self.config.targets:
             self._schedule(target)
         self.scheduler.start()
+        await self.alerts.start()
         self.state.scheduler_running = True
         self.notifier.ready(status=f"polling {len(self.config.targets)} targets")
         log.info("netmon running: %d targets", len(self.config.targets))
@@ -271,6 +285,8 @@ class Daemon:
                    if getattr(new.settings, k) != getattr(self.config.settings, k)]
         if changed:
             log.warning("changed %s take effect on restart", ", ".join(changed))
+        if self.alerts is not None:
+            self.alerts.reconfigure(new.settings.alerts)
         self.config = new
         self.state.reloads += 1
         log.info("config reloaded: %d targets", len(fresh))
@@ -310,6 +326,9 @@ class Daemon:
         # Never cancel a sink's close: that would lose what is still in memory.
         # Each sink bounds its own close (InfluxSink: close_timeout, 6 s, then
         # the rest goes to the spool), which keeps the whole stop within 10 s.
+        # The alert engine first: its last evaluation writes events to the sinks.
+        if self.alerts is not None:
+            await self.alerts.aclose()
         if self.capacity is not None:
             await self.capacity.aclose()
         for sink in self.sinks:

@@ -28,6 +28,8 @@ LINK_DAILY = "link_daily"
 """Daily roll-up per link (p95, max, mean, bytes), written by netmon.capacity."""
 ALERT = "alert"
 """Alert events (fired, resolved), written to the sinks for history."""
+SPOOL = "spool"
+"""A sink's spool figures, handed to the alert engine each evaluation (never stored)."""
 
 
 @dataclass(frozen=True, slots=True)

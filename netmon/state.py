@@ -11,9 +11,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from netmon.config import Target
 from netmon.model import Sample, Sink
+
+if TYPE_CHECKING:
+    from alerts.service import AlertService
 
 
 @dataclass(slots=True)
@@ -40,6 +44,7 @@ class DaemonState:
     targets: dict[str, TargetState] = field(default_factory=dict)
     links: dict[tuple[str, str], Sample] = field(default_factory=dict)
     sinks: Sequence[Sink] = ()
+    alerts: AlertService | None = None
     scheduler_running: bool = False
     reloads: int = 0
     reload_errors: int = 0
