@@ -122,3 +122,50 @@ def test_build_sinks(tmp_path: Path) -> None:
     influx = InfluxOptions(url="http://127.0.0.1:1", org="o", bucket="b", token=SecretStr("t"))
     [sink] = build_sinks(StorageOptions(influxdb=influx), tmp_path)
     assert isinstance(sink, InfluxSink) and sink.spool.path == tmp_path / "spool.sqlite"
+
+
+# ---------------------------------------------------------------- one bad value, a failing disk
+
+
+async def wait_for(predicate, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.02)
+
+
+async def test_value_sqlite_cannot_hold_is_left_out_not_fatal(tmp_path: Path) -> None:
+    """Issue: one device's 2^64 stopped the store for every device, silently."""
+    store = LocalStore.in_state_dir(tmp_path, LocalStoreOptions(retention="1d"))
+    store.flush_interval_s = 0.05
+    bad = s("hostile", "eth0", "", 10, oper_status=2**64, in_bps=3.0, blob=object())
+    good = s("r1", "xe-0/0/0", "HNI-HCM-1", 10, in_bps=5.0, oper_status=1)
+    await store.write([bad, good])
+    await wait_for(lambda: store.stats.points_written == 3)  # the background task did it
+    assert store._task is not None and not store._task.done()
+    got = {(r["target"], r["field"]): r["value"] for r in store.query(now=NOW)}
+    assert got == {("hostile", "in_bps"): 3.0, ("r1", "in_bps"): 5.0, ("r1", "oper_status"): 1}
+    assert store.stats.points_dropped == 2
+    assert store.stats.failing is None
+    await store.write([good])
+    await store.aclose()  # no exception: a shutdown stores what is queued
+    assert run_query(tmp_path / "netmon.sqlite", target="r1", link=None, since_s=3600,
+                     field="in_bps", fmt="csv", now=NOW).count("\n") == 3
+
+
+async def test_failing_inserts_keep_the_points_and_are_reported(tmp_path: Path) -> None:
+    store = LocalStore.in_state_dir(tmp_path, LocalStoreOptions(retention="1d"))
+    store.flush_interval_s = 0.05
+    # A real SQLite refusal: the connection becomes read-only (as a full or
+    # read-only disk would make it).
+    store._db.execute("PRAGMA query_only = ON")
+    await store.write(SAMPLES[:2])
+    await wait_for(lambda: store.stats.write_errors >= 2)
+    stats = store.stats
+    assert stats.failing is not None and "readonly" in stats.failing
+    assert stats.points_written == 0 and stats.queue_points == 6  # kept, not lost
+    assert store._task is not None and not store._task.done()
+    store._db.execute("PRAGMA query_only = OFF")
+    await wait_for(lambda: store.stats.points_written == 6)
+    assert store.stats.failing is None
+    await store.aclose()
