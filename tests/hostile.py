@@ -25,6 +25,7 @@ import bisect
 import contextlib
 import os
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -239,6 +240,10 @@ FAMILIES = (
 )
 
 
+_ALL_FAMILIES = (*FAMILIES, "reproducer")
+_FAMILY_INDEX = {f: i for i, f in enumerate(_ALL_FAMILIES)}
+
+
 @dataclass(slots=True)
 class Case:
     """One hostile device: which family, which request to damage, its random seed."""
@@ -253,7 +258,18 @@ class Case:
 
     @property
     def community(self) -> bytes:
-        return f"fz{self.id}".encode()
+        """Names the case, and carries it: an agent in another process can decode it."""
+        return (f"fz{self.id}-{_FAMILY_INDEX.get(self.family, 0)}-{self.seed}-{self.at}-"
+                f"{int(self.every)}").encode()
+
+    @classmethod
+    def from_community(cls, community: bytes) -> Case | None:
+        try:
+            ident, family, seed, at, every = community.decode().removeprefix("fz").split("-")
+            return cls(int(ident), _ALL_FAMILIES[int(family)], int(seed), int(at),
+                       every == "1")
+        except (ValueError, IndexError, UnicodeDecodeError):
+            return None
 
 
 def _mutate(case: Case, rng: random.Random, msg: ber.Message, view: MibView) -> list[bytes]:
@@ -434,8 +450,9 @@ def _mutate(case: Case, rng: random.Random, msg: ber.Message, view: MibView) -> 
 class HostileAgent(asyncio.DatagramProtocol):
     """Answers each request as its case says; the community names the case."""
 
-    def __init__(self, n_if: int = 2) -> None:
+    def __init__(self, n_if: int = 2, *, stateless: bool = False) -> None:
         self.view = MibView(n_if)
+        self.stateless = stateless  # cases come from the community alone
         self.cases: dict[bytes, Case] = {}
         self.transport: asyncio.DatagramTransport | None = None
         self.requests = 0
@@ -459,6 +476,13 @@ class HostileAgent(asyncio.DatagramProtocol):
             self.errors.append(f"netmon sent an undecodable request: {e}")
             return
         case = self.cases.get(msg.community)
+        if case is None and self.stateless:
+            case = Case.from_community(msg.community)
+            if case is not None:
+                if len(self.cases) > 20_000:  # forget the oldest cases
+                    for key in list(self.cases)[:10_000]:
+                        del self.cases[key]
+                self.cases[msg.community] = case
         if case is None:
             return  # a case that ended: stay silent
         n = case.requests
@@ -480,10 +504,14 @@ class HostileAgent(asyncio.DatagramProtocol):
         pass  # ICMP from a client port that closed: not interesting
 
 
-async def start_agent(host: str = "127.0.0.1", n_if: int = 2) -> tuple[HostileAgent, int]:
+async def start_agent(host: str = "127.0.0.1", n_if: int = 2, *, stateless: bool = False
+                      ) -> tuple[HostileAgent, int]:
     loop = asyncio.get_running_loop()
     transport, agent = await loop.create_datagram_endpoint(
-        lambda: HostileAgent(n_if), local_addr=(host, 0))
+        lambda: HostileAgent(n_if, stateless=stateless), local_addr=(host, 0))
+    with contextlib.suppress(OSError):  # hundreds of polls at once: room for their requests
+        transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
+                                                      4 * 1024 * 1024)
     return agent, transport.get_extra_info("sockname")[1]
 
 
@@ -577,11 +605,12 @@ def _error_kind(error: str) -> str:
     return reason[:40]
 
 
-async def poll_case(client: SnmpClient, agent: HostileAgent, port: int, case: Case,
+async def poll_case(client: SnmpClient, agent: HostileAgent | None, port: int, case: Case,
                     stats: FuzzStats, *, timeout_s: float = 0.05, retries: int = 1,
                     deadline_s: float = 0.4, slack_s: float = 0.5, polls: int = 1) -> None:
     """Poll ``case``'s device through poll_target (and, for some, get/walk directly)."""
-    agent.add(case)
+    if agent is not None:
+        agent.add(case)
     target = fuzz_target(case, port, timeout_s=timeout_s, retries=retries,
                          deadline_s=deadline_s, discover=bool(case.seed & 1))
     collector = InterfaceCollector()
@@ -624,10 +653,12 @@ async def poll_case(client: SnmpClient, agent: HostileAgent, port: int, case: Ca
                 stats.escapes.append(f"case {case.id} ({case.family}, seed {case.seed}) "
                                      f"get/walk: {type(e).__name__}: {str(e)[:200]}")
     finally:
-        agent.remove(case)
+        if agent is not None:
+            agent.remove(case)
 
 
-async def run_cases(client: SnmpClient, agent: HostileAgent, port: int, cases: list[Case],
+async def run_cases(client: SnmpClient, agent: HostileAgent | None, port: int,
+                    cases: list[Case],
                     stats: FuzzStats, *, concurrency: int = 100, **kwargs: float) -> None:
     gate = asyncio.Semaphore(concurrency)
 
