@@ -394,11 +394,37 @@ def oid_gt(a: bytes, b: bytes) -> bool:
     Bytewise order equals numeric order except when the first differing
     sub-identifiers are both multi-byte and of different lengths (0xff 0x7f =
     16383 sorts after 0x81 0x80 0x00 = 16384). That needs a byte >= 0x80 in
-    both, so only then compare the decoded arcs.
+    both, so only then look at the sub-identifiers' lengths.
     """
     if max(a, default=0) < 0x80 or max(b, default=0) < 0x80:
         return a > b
-    return oid_arcs(a) > oid_arcs(b)
+    # Both have multi-byte sub-identifiers: find the first differing octet
+    # (binary search on slices: C speed even for 640-octet hostile OIDs),
+    # then compare the sub-identifiers it falls in by length, then by octet.
+    n = min(len(a), len(b))
+    lo, hi = 0, n  # a[:lo] == b[:lo]; the first difference is below hi
+    if a[:n] == b[:n]:
+        return len(a) > len(b)  # one is a prefix of the other
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid
+    i = lo
+    start = i
+    while start and a[start - 1] & 0x80:
+        start -= 1
+    if a[start] == 0x80 or b[start] == 0x80:
+        return oid_arcs(a) > oid_arcs(b)  # non-minimal encoding: decode to compare
+    end_a = end_b = start
+    while end_a < len(a) and a[end_a] & 0x80:
+        end_a += 1
+    while end_b < len(b) and b[end_b] & 0x80:
+        end_b += 1
+    if end_a != end_b:
+        return end_a > end_b  # the longer sub-identifier is the larger number
+    return a[i] > b[i]
 
 
 def _out_of_range(tag: int, n_octets: int, value: int | None) -> BerValueError:

@@ -308,3 +308,20 @@ def test_oid_cache_is_bounded_by_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
         ber.oid_str(ber.encode_oid_content(f"{long_oid}.{i}"))
     assert 0 < ber.oid_cache_bytes() <= budget
     assert len(ber._OID_CACHE) <= budget // 1000
+
+
+@given(st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=40),
+       st.lists(st.integers(0, 2**32 - 1), min_size=0, max_size=40),
+       st.lists(st.integers(0, 2**32 - 1), min_size=0, max_size=40))
+def test_oid_order_with_a_common_prefix(prefix: list[int], ra: list[int], rb: list[int]) -> None:
+    a = (1, 3, *prefix, *ra)
+    b = (1, 3, *prefix, *rb)
+    ca, cb = ber.encode_oid_arcs(a), ber.encode_oid_arcs(b)
+    assert ber.oid_gt(ca, cb) == (a > b)
+    assert ber.oid_gt(cb, ca) == (b > a)
+
+
+def test_oid_order_of_non_minimal_encodings_is_numeric() -> None:
+    padded = b"\x2b\x80\x81\x00"  # 1.3.128 with a leading 0x80 octet
+    assert ber.oid_gt(padded, ber.encode_oid_content("1.3.127"))
+    assert not ber.oid_gt(padded, ber.encode_oid_content("1.3.129"))
