@@ -211,29 +211,33 @@ async def raw_get(port: int, path: str, authorization: bytes) -> bytes:
     return answer
 
 
-async def test_non_utf8_authorization_is_401_not_500(health) -> None:
-    from conftest import HTTP_TOKEN
+@pytest.fixture
+def http_token(simnet_agent, netmon_config) -> str:
+    """The bearer token the ``health`` app is configured with."""
+    return netmon_config([simnet_agent.target("core-a")]).http_token
 
+
+async def test_non_utf8_authorization_is_401_not_500(health, http_token: str) -> None:
+    token = http_token
     _, client = health
     port = client.port
     assert port is not None
-    for header in (b"Bearer \xff\xfe\xfd", b"\xff\xff " + HTTP_TOKEN.encode(),
-                   b"Bearer " + HTTP_TOKEN.encode() + b"\xc3", b"Bearer \xed\xa0\x80"):
+    for header in (b"Bearer \xff\xfe\xfd", b"\xff\xff " + token.encode(),
+                   b"Bearer " + token.encode() + b"\xc3", b"Bearer \xed\xa0\x80"):
         answer = await raw_get(port, "/metrics", header)
         assert answer.startswith(b"HTTP/1.1 401"), (header, answer[:200])
         assert b"Traceback" not in answer
-    assert (await raw_get(port, "/metrics", b"Bearer " + HTTP_TOKEN.encode())).startswith(
+    assert (await raw_get(port, "/metrics", b"Bearer " + token.encode())).startswith(
         b"HTTP/1.1 200")
 
 
 @pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
-async def test_bearer_scheme_is_case_insensitive(health, scheme: str) -> None:
-    from conftest import HTTP_TOKEN
-
+async def test_bearer_scheme_is_case_insensitive(health, http_token: str, scheme: str) -> None:
+    token = http_token
     _, client = health
-    resp = await client.get("/metrics", headers={"Authorization": f"{scheme} {HTTP_TOKEN}"})
+    resp = await client.get("/metrics", headers={"Authorization": f"{scheme} {token}"})
     assert resp.status == 200
-    resp = await client.get("/metrics", headers={"Authorization": f"{scheme} {HTTP_TOKEN}x"})
+    resp = await client.get("/metrics", headers={"Authorization": f"{scheme} {token}x"})
     assert resp.status == 401
 
 
