@@ -437,16 +437,20 @@ def test_daemon_keeps_storing_other_devices_and_stops_cleanly(
     then exited 1 with a traceback and lost the queue."""
     with hostile.AgentThread() as thread:
         assert thread.agent is not None
-        thread.agent.add(hostile.Case(900, "reproducer", 0, every=True))
+        case = thread.agent.add(hostile.Case(900, "reproducer", 0, every=True))
+        community = case.community.decode()
         entries = [simnet_agent.target("core-a"),
-                   simnet_agent.target("hostile", community="fz900", port=thread.port,
+                   simnet_agent.target("hostile", community=community, port=thread.port,
                                        extra=", discover: true")]
-        config = netmon_config(entries, communities=["fz900"])
+        config = netmon_config(entries, communities=[community])
         daemon = start_daemon(config)
         wait_for(lambda: min(daemon.polls().values()) >= 3, 15, "3 polls of each target")
+        wait_for(lambda: "out of range" in (daemon.targets()["hostile"]["last_error"] or ""),
+                 15, "the hostile device's value refused")
         hostile_state = daemon.targets()["hostile"]
         assert hostile_state["reachable"] is False
-        assert "out of range" in hostile_state["last_error"], hostile_state
+        assert hostile_state["last_error"].startswith("hostile: answer refused: INTEGER a 9-byte "
+                                                      "value out of range"), hostile_state
         assert daemon.targets()["core-a"]["reachable"] is True
         metrics = daemon.metrics()
         wait_for(lambda: daemon.metrics().value("netmon_points_written_total",
