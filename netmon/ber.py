@@ -16,7 +16,24 @@ Decoded values are plain Python objects:
   ``NoSuch`` singletons below (re-exported by netmon.snmp).
 
 Every malformed input raises :class:`BerError` (a ``ValueError``); netmon.snmp
-turns it into ``SnmpMalformed``.
+turns it into ``SnmpMalformed``. Values outside their SNMP type's range raise
+:class:`BerValueError` (a ``BerError``), which netmon.snmp turns into
+``SnmpBadValue``: a hostile or broken agent must not hand the sinks a number
+no database can store (SQLite and InfluxDB stop at 2^63 - 1).
+
+Bounds (RFC 2578 / RFC 3416), checked on every decoded message:
+
+* INTEGER (Integer32): -2^31 .. 2^31-1. RFC 2578 7.1.1 allows no more, and
+  pysnmp (the v3 path) rejects larger values too, so v2c and v3 agree. An
+  agent that sends an unsigned 32-bit value as INTEGER is refused, not
+  silently wrapped.
+* Counter32, Gauge32 (Unsigned32), TimeTicks: 0 .. 2^32-1; Counter64:
+  0 .. 2^64-1. The encoding may carry one leading 0x00 (the correct form) or
+  none (sloppy agents): both read as unsigned.
+* request-id, error-status, error-index and version: Integer32.
+* OBJECT IDENTIFIER: at most 128 sub-identifiers, each 0 .. 2^32-1 (RFC 2578
+  3.5). Varbind names are checked when the message is decoded, so what
+  netmon.snmp receives always prints without Python's int-to-text limit.
 """
 
 from __future__ import annotations
@@ -54,6 +71,16 @@ VERSION_2C = 1
 UNSIGNED_TAGS = frozenset({COUNTER32, GAUGE32, TIMETICKS, COUNTER64})
 _UNSIGNED_MAX = {COUNTER32: 2**32 - 1, GAUGE32: 2**32 - 1, TIMETICKS: 2**32 - 1,
                  COUNTER64: 2**64 - 1}
+# Content octets an in-range value can take: the value plus one leading 0x00.
+_UNSIGNED_OCTETS = {COUNTER32: 5, GAUGE32: 5, TIMETICKS: 5, COUNTER64: 9}
+_TYPE_NAMES = {INTEGER: "INTEGER", COUNTER32: "Counter32", GAUGE32: "Gauge32",
+               TIMETICKS: "TimeTicks", COUNTER64: "Counter64"}
+# Content lengths at which an unsigned value is always in range.
+_FAST_UNSIGNED = {COUNTER32: 4, GAUGE32: 4, TIMETICKS: 4, COUNTER64: 8}
+INTEGER32_MIN = -(2**31)
+INTEGER32_MAX = 2**31 - 1
+MAX_SUBID = 2**32 - 1
+MAX_OID_ARCS = 128
 
 ERROR_STATUS_NAMES = (
     "noError", "tooBig", "noSuchName", "badValue", "readOnly", "genErr", "noAccess",
@@ -65,7 +92,18 @@ TOO_BIG = 1
 
 
 class BerError(ValueError):
-    """The bytes are not a well-formed SNMP message (truncated TLV, bad tag, ...)."""
+    """The bytes are not a well-formed SNMP message (truncated TLV, bad tag, ...).
+
+    ``header`` is ``(version, community, request_id)`` when the message got as
+    far as its request-id before the problem, so the transport can tell which
+    request the bad answer belongs to (``None`` otherwise).
+    """
+
+    header: tuple[int, bytes, int] | None = None
+
+
+class BerValueError(BerError):
+    """A well-formed value outside its SNMP type's range (INTEGER of 2^63, Counter32 of 2^32)."""
 
 
 class NoSuch:
@@ -272,6 +310,11 @@ def _read_int(data: bytes, pos: int, end: int, what: str) -> tuple[int, int]:
     start, stop = _expect(data, pos, end, INTEGER, what)
     if start == stop:
         raise BerError(f"empty INTEGER for {what}")
+    if stop - start > 4:
+        value = int.from_bytes(data[start:stop], "big", signed=True) if stop - start < 9 else None
+        if value is None or not INTEGER32_MIN <= value <= INTEGER32_MAX:
+            raise BerError(f"{what} is a {stop - start}-byte INTEGER, beyond Integer32")
+        return value, stop
     return int.from_bytes(data[start:stop], "big", signed=True), stop
 
 
@@ -286,8 +329,17 @@ def decode_oid_content(content: bytes) -> str:
     for b in content:
         acc = (acc << 7) | (b & 0x7F)
         if not b & 0x80:
+            if acc > MAX_SUBID:
+                # RFC 2578 3.5; also keeps every arc printable (Python refuses
+                # to turn an int of 4,300+ digits into text).
+                raise BerError(f"OBJECT IDENTIFIER sub-identifier {len(arcs) + 1} "
+                               "exceeds 2^32-1")
             arcs.append(acc)
             acc = 0
+        elif acc > MAX_SUBID:
+            raise BerError(f"OBJECT IDENTIFIER sub-identifier {len(arcs) + 1} exceeds 2^32-1")
+    if len(arcs) >= MAX_OID_ARCS:  # the first sub-identifier holds two arcs
+        raise BerError(f"OBJECT IDENTIFIER of {len(arcs) + 1} arcs (at most {MAX_OID_ARCS})")
     first = arcs[0]
     if first < 40:
         head = f"0.{first}"
@@ -301,18 +353,35 @@ def decode_oid_content(content: bytes) -> str:
 
 
 _OID_CACHE: dict[bytes, str] = {}
-_OID_CACHE_MAX = 200_000
+OID_CACHE_MAX_BYTES = 40 * 1024 * 1024
+"""What the decoded-OID cache may hold, counted as key + text + ~150 bytes of
+dict and object overhead per entry (close to what CPython spends). Bounded by
+bytes, not entries: a hostile agent walking ever-new long OIDs must not grow
+the daemon's memory. ~210,000 typical interface OIDs (12 octets, 30
+characters) fit, as many as the former 200,000-entry bound; 640-octet OIDs
+(128 arcs near 2^32) fit ~20,000 times. When full, the cache starts over."""
+_OID_ENTRY_OVERHEAD = 150
+_oid_cache_bytes = 0
 
 
 def oid_str(content: bytes) -> str:
     """Cached :func:`decode_oid_content`: a poller sees the same OIDs every cycle."""
+    global _oid_cache_bytes
     s = _OID_CACHE.get(content)
     if s is None:
         s = decode_oid_content(content)
-        if len(_OID_CACHE) >= _OID_CACHE_MAX:
+        size = len(content) + len(s) + _OID_ENTRY_OVERHEAD
+        if _oid_cache_bytes + size > OID_CACHE_MAX_BYTES:
             _OID_CACHE.clear()
+            _oid_cache_bytes = 0
         _OID_CACHE[content] = s
+        _oid_cache_bytes += size
     return s
+
+
+def oid_cache_bytes() -> int:
+    """Approximate bytes held by the decoded-OID cache (for tests and benchmarks)."""
+    return _oid_cache_bytes
 
 
 def oid_arcs(content: bytes) -> tuple[int, ...]:
@@ -325,11 +394,46 @@ def oid_gt(a: bytes, b: bytes) -> bool:
     Bytewise order equals numeric order except when the first differing
     sub-identifiers are both multi-byte and of different lengths (0xff 0x7f =
     16383 sorts after 0x81 0x80 0x00 = 16384). That needs a byte >= 0x80 in
-    both, so only then compare the decoded arcs.
+    both, so only then look at the sub-identifiers' lengths.
     """
     if max(a, default=0) < 0x80 or max(b, default=0) < 0x80:
         return a > b
-    return oid_arcs(a) > oid_arcs(b)
+    # Both have multi-byte sub-identifiers: find the first differing octet
+    # (binary search on slices: C speed even for 640-octet hostile OIDs),
+    # then compare the sub-identifiers it falls in by length, then by octet.
+    n = min(len(a), len(b))
+    lo, hi = 0, n  # a[:lo] == b[:lo]; the first difference is below hi
+    if a[:n] == b[:n]:
+        return len(a) > len(b)  # one is a prefix of the other
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid
+    i = lo
+    start = i
+    while start and a[start - 1] & 0x80:
+        start -= 1
+    if a[start] == 0x80 or b[start] == 0x80:
+        return oid_arcs(a) > oid_arcs(b)  # non-minimal encoding: decode to compare
+    end_a = end_b = start
+    while end_a < len(a) and a[end_a] & 0x80:
+        end_a += 1
+    while end_b < len(b) and b[end_b] & 0x80:
+        end_b += 1
+    if end_a != end_b:
+        return end_a > end_b  # the longer sub-identifier is the larger number
+    return a[i] > b[i]
+
+
+def _out_of_range(tag: int, n_octets: int, value: int | None) -> BerValueError:
+    name = _TYPE_NAMES[tag]
+    bounds = ("-2^31..2^31-1" if tag == INTEGER
+              else "0..2^64-1" if tag == COUNTER64 else "0..2^32-1")
+    # A huge value is described by its size: printing it could itself fail.
+    shown = f"{value}" if value is not None else f"a {n_octets}-byte value"
+    return BerValueError(f"{name} {shown} out of range {bounds}")
 
 
 def decode_value(tag: int, data: bytes, start: int, stop: int) -> Value | NoSuch:
@@ -339,13 +443,25 @@ def decode_value(tag: int, data: bytes, start: int, stop: int) -> Value | NoSuch
         # Counter64 near 2^64 arrives as 9 bytes (leading 0x00) from correct
         # agents and as 8 bytes with the high bit set from sloppy ones: the
         # unsigned read accepts both.
-        if start == stop:
+        n = stop - start
+        if n == 0:
             raise BerError(f"empty integer value (tag 0x{tag:02x})")
-        return int.from_bytes(data[start:stop], "big")
+        if n > _UNSIGNED_OCTETS[tag]:
+            raise _out_of_range(tag, n, None)
+        value = int.from_bytes(data[start:stop], "big")
+        if value > _UNSIGNED_MAX[tag]:
+            raise _out_of_range(tag, n, value)
+        return value
     if tag == INTEGER:
-        if start == stop:
+        n = stop - start
+        if n == 0:
             raise BerError("empty INTEGER value")
-        return int.from_bytes(data[start:stop], "big", signed=True)
+        if n > 5:
+            raise _out_of_range(tag, n, None)
+        value = int.from_bytes(data[start:stop], "big", signed=True)
+        if not INTEGER32_MIN <= value <= INTEGER32_MAX:
+            raise _out_of_range(tag, n, value)
+        return value
     if tag == OBJECT_IDENTIFIER:
         return oid_str(data[start:stop])
     if tag == IP_ADDRESS:
@@ -392,31 +508,56 @@ def decode_message(data: bytes) -> Message:
         if pdu_type & 0xE0 != 0xA0:
             raise BerError(f"expected a PDU, got tag 0x{pdu_type:02x}")
         request_id, pos = _read_int(data, pstart, pstop, "request-id")
-        error_status, pos = _read_int(data, pos, pstop, "error-status")
-        error_index, pos = _read_int(data, pos, pstop, "error-index")
-        vstart, vstop = _expect(data, pos, pstop, SEQUENCE, "varbind list")
-        varbinds: list[tuple[bytes, Value | NoSuch]] = []
-        append = varbinds.append
-        pos = vstart
-        while pos < vstop:
-            if data[pos] != SEQUENCE:
-                raise BerError(f"expected varbind SEQUENCE at offset {pos}")
-            _, bstart, bstop = read_tlv(data, pos, vstop)
-            if bstart >= bstop or data[bstart] != OBJECT_IDENTIFIER:
-                raise BerError(f"expected varbind OID at offset {bstart}")
-            _, ostart, ostop = read_tlv(data, bstart, bstop)
-            tag, val_start, val_stop = read_tlv(data, ostop, bstop)
-            if val_stop != bstop:
-                raise BerError(f"trailing bytes in varbind at offset {val_stop}")
-            oid = data[ostart:ostop]
-            if tag == OCTET_STRING:
-                append((oid, data[val_start:val_stop]))
-            elif tag in UNSIGNED_TAGS and val_start < val_stop:
-                append((oid, int.from_bytes(data[val_start:val_stop], "big")))
-            else:
-                append((oid, decode_value(tag, data, val_start, val_stop)))
-            pos = bstop
     except IndexError:
         raise BerError("truncated message") from None
+    try:
+        error_status, pos = _read_int(data, pos, pstop, "error-status")
+        error_index, pos = _read_int(data, pos, pstop, "error-index")
+        varbinds = _decode_varbinds(data, pos, pstop)
+    except IndexError:
+        e = BerError("truncated message")
+        e.header = (version, community, request_id)
+        raise e from None
+    except BerError as e:
+        e.header = (version, community, request_id)
+        raise
     return Message(version, community, pdu_type, request_id, error_status, error_index,
                    varbinds)
+
+
+def _decode_varbinds(data: bytes, pos: int, pstop: int) -> list[tuple[bytes, Value | NoSuch]]:
+    vstart, vstop = _expect(data, pos, pstop, SEQUENCE, "varbind list")
+    varbinds: list[tuple[bytes, Value | NoSuch]] = []
+    append = varbinds.append
+    pos = vstart
+    n = 0
+    while pos < vstop:
+        n += 1
+        if data[pos] != SEQUENCE:
+            raise BerError(f"expected varbind SEQUENCE at offset {pos}")
+        _, bstart, bstop = read_tlv(data, pos, vstop)
+        if bstart >= bstop or data[bstart] != OBJECT_IDENTIFIER:
+            raise BerError(f"expected varbind OID at offset {bstart}")
+        _, ostart, ostop = read_tlv(data, bstart, bstop)
+        tag, val_start, val_stop = read_tlv(data, ostop, bstop)
+        if val_stop != bstop:
+            raise BerError(f"trailing bytes in varbind at offset {val_stop}")
+        oid = data[ostart:ostop]
+        try:
+            oid_str(oid)  # validates the name (cached: the same OIDs come every cycle)
+        except BerError as e:
+            raise BerError(f"varbind {n} name: {e}") from None
+        # Hot paths: lengths that cannot be out of range need no check.
+        if tag == OCTET_STRING:
+            append((oid, data[val_start:val_stop]))
+        elif 0 < val_stop - val_start <= _FAST_UNSIGNED.get(tag, 0):
+            append((oid, int.from_bytes(data[val_start:val_stop], "big")))
+        elif tag == INTEGER and 0 < val_stop - val_start <= 4:
+            append((oid, int.from_bytes(data[val_start:val_stop], "big", signed=True)))
+        else:
+            try:
+                append((oid, decode_value(tag, data, val_start, val_stop)))
+            except BerValueError as e:
+                raise BerValueError(f"{e} at {oid_str(oid)}") from None
+        pos = bstop
+    return varbinds

@@ -341,6 +341,19 @@ class ConfigError(Exception):
 YamlPath = tuple[str | int, ...]
 Pos = tuple[int, int]
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
+_YAML_TAG_PREFIX = "tag:yaml.org,2002:"
+# Explicit tags that only say what plain YAML would mean anyway (``!!str 12345``
+# keeps a community that looks like a number as text). Every other explicit tag
+# (!!timestamp, !!binary, !!set, !ugly ...) is refused: config is plain data.
+_ALLOWED_SCALAR_TAGS = frozenset(
+    _YAML_TAG_PREFIX + t for t in ("str", "int", "float", "bool", "null"))
+_ALLOWED_COLLECTION_TAGS = frozenset((_YAML_TAG_PREFIX + "seq", _YAML_TAG_PREFIX + "map"))
+_IMPLICIT = yaml.resolver.Resolver()
+
+
+def _tag_name(tag: str) -> str:
+    return "!!" + tag[len(_YAML_TAG_PREFIX):] if tag.startswith(_YAML_TAG_PREFIX) else tag
 
 
 @dataclass(slots=True)
@@ -392,11 +405,11 @@ class _Builder:
     def build(self, node: yaml.Node, path: YamlPath, key_pos: Pos | None = None) -> Any:
         self.doc.marks[path] = (key_pos, _pos(node.start_mark))
         if isinstance(node, yaml.ScalarNode):
-            try:
-                return self.constructor.construct_object(node, deep=True)
-            except yaml.constructor.ConstructorError as exc:
-                self.report(self.doc, path, str(exc.problem), _pos(node.start_mark))
-                return None
+            return self._scalar(node, path)
+        if node.tag not in _ALLOWED_COLLECTION_TAGS:
+            self.report(self.doc, path, f"the YAML tag {_tag_name(node.tag)} is not supported "
+                        "here; write a plain list or mapping", _pos(node.start_mark))
+            return None
         if id(node) in self.active:
             self.report(self.doc, path, "recursive YAML alias", _pos(node.start_mark))
             return None
@@ -409,6 +422,33 @@ class _Builder:
         finally:
             self.active.discard(id(node))
         return None  # pragma: no cover - compose only yields the three node kinds
+
+    def _scalar(self, node: yaml.ScalarNode, path: YamlPath) -> Any:
+        """Construct one scalar. Never raises, and never quotes the value in an error:
+        it may be a secret."""
+        tag = node.tag
+        explicit = False
+        if tag != _STR_TAG:
+            implicit = (_STR_TAG if node.style else
+                        _IMPLICIT.resolve(yaml.ScalarNode, node.value, (True, False)))
+            explicit = tag != implicit
+            if explicit and tag not in _ALLOWED_SCALAR_TAGS:
+                self.report(self.doc, path, f"the YAML tag {_tag_name(tag)} is not supported "
+                            "here; write the value without it", _pos(node.start_mark))
+                return None
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except (yaml.constructor.ConstructorError, ValueError, TypeError, KeyError,
+                OverflowError, ArithmeticError):
+            # PyYAML's constructors raise plain ValueError / KeyError for
+            # '!!int abc', '!!bool maybe' or a date like 2020-13-45, and their
+            # messages quote the value.
+            what = _tag_name(tag)
+            hint = ("" if explicit else
+                    "; put quotes around the value if it is text")
+            self.report(self.doc, path, f"the value is not a valid {what}{hint}",
+                        _pos(node.start_mark))
+            return None
 
     def _mapping(self, node: yaml.MappingNode, path: YamlPath) -> dict[str, Any]:
         first_line: dict[str, int] = {}
@@ -598,6 +638,9 @@ class _Loader:
         self.issues: list[ConfigIssue] = []
         self.warnings: list[ConfigIssue] = []
         self.seen_issues: set[ConfigIssue] = set()
+        # (file, key path) of values the YAML itself could not give: a later
+        # "expected text, got nothing" there would only repeat the problem.
+        self.unreadable: set[tuple[str, str]] = set()
         self.rank: dict[str, int] = {}
         self.files: list[Path] = []
         self.read_paths: set[Path] = set()
@@ -609,6 +652,8 @@ class _Loader:
 
     def add(self, issue: ConfigIssue) -> None:
         self.rank.setdefault(issue.file, len(self.rank))
+        if (issue.file, issue.path) in self.unreadable:
+            return
         if issue not in self.seen_issues:
             self.seen_issues.add(issue)
             self.issues.append(issue)
@@ -619,6 +664,11 @@ class _Loader:
 
     def at_pos(self, doc: _Doc, path: YamlPath, message: str, pos: Pos) -> None:
         self.add(ConfigIssue(doc.label, pos[0], pos[1], format_path(path), message))
+
+    def yaml_issue(self, doc: _Doc, path: YamlPath, message: str, pos: Pos) -> None:
+        """A value the YAML could not give (bad tag, unconstructible scalar)."""
+        self.at_pos(doc, path, message, pos)
+        self.unreadable.add((doc.label, format_path(path)))
 
     def report(
         self,
@@ -743,7 +793,7 @@ class _Loader:
             self.add(ConfigIssue(doc.label, 1, 1, "", f"YAML error: {exc}"))
             return None
         if node is not None:
-            doc.data = _Builder(doc, self.at_pos).build(node, ())
+            doc.data = _Builder(doc, self.yaml_issue).build(node, ())
         return doc
 
     # ---- main file

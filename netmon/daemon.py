@@ -267,6 +267,16 @@ class Daemon:
             log.error("reload rejected, keeping the running config: %s", exc)
             self.notifier.ready(status="reload rejected")
             return False
+        except Exception as exc:
+            # A bug in reading the config must not leave systemd waiting in
+            # RELOADING for ever. Its message may quote a value (a secret, say):
+            # only the type goes to the log.
+            self.state.reload_errors += 1
+            log.error("reload rejected, keeping the running config: unexpected %s while "
+                      "reading %s (a netmon bug; run netmon check-config)",
+                      type(exc).__name__, self.config_path)
+            self.notifier.ready(status="reload rejected")
+            return False
         old = {t.name: t for t in self.config.targets}
         fresh = {t.name: t for t in new.targets}
         assert self.scheduler is not None

@@ -56,9 +56,7 @@ def _auth_middleware(token: str | None) -> Any:
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
         if token is None or request.path == "/healthz":
             return await handler(request)
-        given = request.headers.get("Authorization", "")
-        expected = f"Bearer {token}"
-        if not hmac.compare_digest(given.encode(), expected.encode()):
+        if not _bearer_ok(request.headers.get("Authorization", ""), token):
             return web.json_response(
                 {"error": "missing or wrong bearer token"}, status=401,
                 headers={"WWW-Authenticate": 'Bearer realm="netmon"'},
@@ -66,6 +64,22 @@ def _auth_middleware(token: str | None) -> Any:
         return await handler(request)
 
     return check
+
+
+def _bearer_ok(header: str, token: str) -> bool:
+    """``Authorization: Bearer <token>``; the scheme is case-insensitive (RFC 7235 2.1).
+
+    aiohttp hands over header bytes that are not UTF-8 as surrogate escapes:
+    they are compared as the bytes they were, so they can only mismatch (401),
+    never fail (500)."""
+    scheme, _, given = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    try:
+        raw = given.strip().encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate no byte sequence can produce
+        return False
+    return hmac.compare_digest(raw, token.encode())
 
 
 def _esc(value: str) -> str:

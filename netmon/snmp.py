@@ -35,7 +35,17 @@ SNMP quirks handled here (each commented where it bites):
   and when an agent returns an OID that does not increase (a loop guard).
 * Counter64 values with the high bit set carry a leading 0x00 byte (netmon.ber).
 * Replies must come from the address the request went to (a multi-homed
-  router answering from another interface looks like a timeout).
+  router answering from another interface looks like a timeout), and carry
+  version 2c and our community: anything else is not ours, ignored and
+  counted (``SnmpClient.ignored_answers``).
+
+Hostile answers (every datagram is untrusted input): an answer to one of our
+requests that does not decode fails that request at once as
+``SnmpMalformed``, and a value outside its type's range (an INTEGER of 2^63,
+a Counter32 of 2^32: netmon.ber) as ``SnmpBadValue``, naming the device and
+the reason; nothing else leaves ``get`` / ``walk``. A walk gives up after
+``MAX_WALK_ROWS`` rows (an agent that never leaves the subtree), and logs
+at most ``LOG_OID_CHARS`` of an OID.
 """
 
 from __future__ import annotations
@@ -62,6 +72,7 @@ __all__ = [
     "NoSuch",
     "Response",
     "SnmpAuthError",
+    "SnmpBadValue",
     "SnmpClient",
     "SnmpError",
     "SnmpErrorStatus",
@@ -79,6 +90,12 @@ log = logging.getLogger(__name__)
 Value = int | bytes | str | None
 
 MAX_OIDS_PER_GET = 32
+MAX_WALK_ROWS = 200_000
+"""Rows one walk may return before it is refused as SnmpMalformed: the largest
+real interface tables (broadband gateways with subscriber interfaces) are
+~100,000 rows, and an agent whose OIDs keep increasing inside the subtree
+would otherwise grow memory until the device deadline."""
+LOG_OID_CHARS = 120
 _MAX_REQUEST_ID = 2**31 - 1
 
 RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
@@ -124,6 +141,11 @@ class SnmpMalformed(SnmpError):
     """The device answered with bytes that are not a valid response to our request."""
 
 
+class SnmpBadValue(SnmpMalformed):
+    """A value outside its SNMP type's range (INTEGER beyond Integer32, Counter32 of 2^32,
+    ...): no sink could store it, so the device's answer is refused as a whole."""
+
+
 class SnmpErrorStatus(SnmpError):
     """A non-zero error-status other than tooBig (genErr, noAccess, ...)."""
 
@@ -164,17 +186,25 @@ def _tries(retries: int) -> str:
     return "1 try" if retries == 0 else f"{retries + 1} tries"
 
 
+def _short(text: str, limit: int = LOG_OID_CHARS) -> str:
+    """A hostile OID can be kilobytes long: logs and errors get its head."""
+    return text if len(text) <= limit else f"{text[:limit]}...({len(text)} chars)"
+
+
 # ---------------------------------------------------------------- v2c transport
 
 
 class _Pending:
     """One logical request: all its request-ids (one per try) resolve the same future."""
 
-    __slots__ = ("addr", "fut", "malformed", "ts")
+    __slots__ = ("addr", "community", "device", "fut", "malformed", "ts")
 
-    def __init__(self, fut: asyncio.Future[ber.Message], addr: tuple[str, int]) -> None:
+    def __init__(self, fut: asyncio.Future[ber.Message], addr: tuple[str, int],
+                 community: bytes = b"", device: str = "") -> None:
         self.fut = fut
         self.addr = addr
+        self.community = community
+        self.device = device
         self.malformed: str | None = None
         self.ts = 0.0
 
@@ -182,8 +212,10 @@ class _Pending:
 class _V2cProtocol(asyncio.DatagramProtocol):
     """Demultiplexes answers by request-id, checked against the expected source address."""
 
-    def __init__(self, pending: dict[int, _Pending]) -> None:
+    def __init__(self, pending: dict[int, _Pending], counts: dict[str, int] | None = None
+                 ) -> None:
         self.pending = pending
+        self.counts = counts if counts is not None else {"ignored": 0}
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -195,6 +227,16 @@ class _V2cProtocol(asyncio.DatagramProtocol):
         try:
             msg = ber.decode_message(data)
         except ber.BerError as e:
+            if e.header is not None:
+                version, community, request_id = e.header
+                p = self.pending.get(request_id)
+                if (p is not None and not p.fut.done() and p.addr == source
+                        and version == ber.VERSION_2C and community == p.community):
+                    # Our request-id, our community, from the device: its answer
+                    # is broken (a value out of range, a bad varbind name).
+                    cls = SnmpBadValue if isinstance(e, ber.BerValueError) else SnmpMalformed
+                    p.fut.set_exception(cls(p.device, f"answer refused: {e}"))
+                    return
             # Garbage is not proof the device is broken (it may be stray or
             # spoofed): keep waiting for a valid answer, and if none comes,
             # report SnmpMalformed instead of a bare timeout.
@@ -205,6 +247,13 @@ class _V2cProtocol(asyncio.DatagramProtocol):
         p = self.pending.get(msg.request_id)
         if p is None or p.fut.done() or p.addr != source:
             return  # unknown / late / foreign request-id: ignore, not an error
+        if msg.version != ber.VERSION_2C or msg.community != p.community:
+            # Not an answer to us (another manager's, or forged): the right
+            # request-id alone proves nothing.
+            self.counts["ignored"] += 1
+            log.debug("%s: ignored an answer with version %d / another community",
+                      p.device, msg.version)
+            return
         p.ts = now
         p.fut.set_result(msg)
 
@@ -229,6 +278,7 @@ class SnmpClient:
 
     def __init__(self, *, v3_fast_path: bool = True) -> None:
         self._pending: dict[int, _Pending] = {}
+        self._counts = {"ignored": 0}
         self._transports: dict[int, asyncio.DatagramTransport] = {}
         self._transport_lock = asyncio.Lock()
         self._next_id = random.randrange(1, _MAX_REQUEST_ID)
@@ -253,6 +303,11 @@ class SnmpClient:
                            timeout_s=timeout_s, retries=retries,
                            max_repetitions=max_repetitions, deadline_s=deadline_s)
 
+    @property
+    def ignored_answers(self) -> int:
+        """Answers with our request-id but another version or community, ignored."""
+        return self._counts["ignored"]
+
     def _request_id(self) -> int:
         rid = self._next_id
         self._next_id = rid + 1 if rid < _MAX_REQUEST_ID else 1
@@ -270,7 +325,8 @@ class SnmpClient:
                 loop = asyncio.get_running_loop()
                 local = ("::", 0) if family == socket.AF_INET6 else ("0.0.0.0", 0)
                 transport, _ = await loop.create_datagram_endpoint(
-                    lambda: _V2cProtocol(self._pending), local_addr=local, family=family)
+                    lambda: _V2cProtocol(self._pending, self._counts), local_addr=local,
+                    family=family)
                 sock = transport.get_extra_info("socket")
                 with contextlib.suppress(OSError, AttributeError):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
@@ -411,11 +467,14 @@ class SnmpSession:
     # -- one exchange
 
     async def _exchange(self, pdu_type: int, oids: Sequence[str], non_repeaters: int = 0,
-                        max_repetitions: int = 0) -> _Exchange:
+                        max_repetitions: int = 0, encoded: list[bytes] | None = None
+                        ) -> _Exchange:
+        """``encoded``: the OID TLVs of ``oids`` when the caller has them (walks)."""
         if isinstance(self.credentials, SnmpV3):
             return await self._exchange_v3(pdu_type, oids, non_repeaters, max_repetitions)
-        return await self._exchange_v2c([self._oid(o)[0] for o in oids], non_repeaters,
-                                        max_repetitions, pdu_type)
+        if encoded is None:
+            encoded = [self._oid(o)[0] for o in oids]
+        return await self._exchange_v2c(encoded, non_repeaters, max_repetitions, pdu_type)
 
     async def _exchange_v2c(self, encoded: list[bytes], non_repeaters: int,
                             max_repetitions: int, pdu_type: int) -> _Exchange:
@@ -424,7 +483,7 @@ class SnmpSession:
         transport = await client._transport(self._family)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[ber.Message] = loop.create_future()
-        pending = _Pending(fut, (sockaddr[0], sockaddr[1]))
+        pending = _Pending(fut, (sockaddr[0], sockaddr[1]), self._community, self.device)
         ids: list[int] = []
         tries = self.retries + 1
         timer: asyncio.TimerHandle | None = None
@@ -486,6 +545,12 @@ class SnmpSession:
 
     async def get(self, oids: Sequence[str]) -> Response:
         """GET ``oids`` (at most 32 per PDU; a tooBig answer splits the chunk further)."""
+        try:
+            return await self._get(oids)
+        except ber.BerError as e:  # a check that should have been made in decoding
+            raise SnmpMalformed(self.device, str(e)) from None
+
+    async def _get(self, oids: Sequence[str]) -> Response:
         values: dict[str, Value | NoSuch] = {}
         first_ts = 0.0
         oids = list(dict.fromkeys(o.lstrip(".") for o in oids))
@@ -510,8 +575,8 @@ class SnmpSession:
                 self.device, f"{len(varbinds)} varbinds in answer to a GET of {len(chunk)}")
         for oid, (got, value) in zip(chunk, varbinds, strict=True):
             if got != self._oid(oid)[1]:
-                raise SnmpMalformed(
-                    self.device, f"answer names {ber.oid_str(got)} where {oid} was asked")
+                raise SnmpMalformed(self.device, f"answer names {_short(ber.oid_str(got))} "
+                                    f"where {oid} was asked")
             values[oid] = value
         return ts
 
@@ -524,6 +589,12 @@ class SnmpSession:
         (a non-repeater is a GETNEXT, so ``X.0`` is asked as ``X``); any other
         scalar is fetched with a GET.
         """
+        try:
+            return await self._walk(columns, scalars)
+        except ber.BerError as e:  # a check that should have been made in decoding
+            raise SnmpMalformed(self.device, str(e)) from None
+
+    async def _walk(self, columns: Sequence[str], scalars: Sequence[str]) -> Table:
         cols = list(dict.fromkeys(c.lstrip(".") for c in columns))
         result: dict[str, dict[str, Value]] = {c: {} for c in cols}
         scalar_values: dict[str, Value | NoSuch] = {}
@@ -541,13 +612,19 @@ class SnmpSession:
         active = list(cols)
         max_reps = self.max_repetitions
         pending_scalars = nr_scalars
+        rows = 0
         while active or pending_scalars:
             # GETBULK non-repeaters go only in the first request: they are
             # fetched once, the repeaters continue from where each column ended.
             nr = len(pending_scalars)
             request = [s[: -len(".0")] for s in pending_scalars] + [last_str[c] for c in active]
+            # Where each column ended is encoded from the answer's own bytes,
+            # not through the session's OID cache: that would keep every row
+            # a device ever returned.
+            encoded = ([self._oid(s)[0] for s in request[:nr]]
+                       + [ber.encode_tlv(ber.OBJECT_IDENTIFIER, last[c]) for c in active])
             status, index, varbinds, ts = await self._exchange(
-                ber.GET_BULK_REQUEST, request, nr, max_reps if active else 0)
+                ber.GET_BULK_REQUEST, request, nr, max_reps if active else 0, encoded)
             if status == ber.TOO_BIG:
                 if max_reps == 1:
                     raise SnmpTooBig(self.device, "tooBig even with max-repetitions 1")
@@ -565,6 +642,11 @@ class SnmpSession:
                 scalar_values[s] = value
             pending_scalars = []
             active = self._absorb(active, varbinds, nr, result, prefix, last, last_str)
+            rows += len(varbinds) - nr
+            if rows > MAX_WALK_ROWS and active:
+                raise SnmpMalformed(
+                    self.device, f"walk of {', '.join(active)} returned over {MAX_WALK_ROWS} "
+                    "rows without leaving the table")
         for s in nr_scalars:
             scalar_values.setdefault(s, NO_SUCH_OBJECT)
         return Table(result, {s.lstrip("."): scalar_values[s.lstrip(".")] for s in scalars},
@@ -596,7 +678,7 @@ class SnmpSession:
             if not oid_gt(oid, last[col]):
                 # Agent bug: an OID that does not increase would loop forever.
                 log.warning("%s: OID not increasing in walk of %s at %s; keeping %d rows",
-                            self.device, col, oid_str(oid), len(result[col]))
+                            self.device, col, _short(oid_str(oid)), len(result[col]))
                 stopped.add(col)
                 continue
             s = oid_str(oid)

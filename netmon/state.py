@@ -51,9 +51,14 @@ class DaemonState:
     config_path: str = ""
 
     def health(self) -> tuple[bool, str]:
-        """Healthy while the scheduler runs and every target was tried within 2 x interval."""
+        """Healthy while the scheduler runs, every sink can store (its last attempt
+        worked), and every target was tried within 2 x interval."""
         if not self.scheduler_running:
             return False, "scheduler is not running"
+        failing = [stats.failing for stats in (getattr(s, "stats", None) for s in self.sinks)
+                   if stats is not None and stats.failing]
+        if failing:
+            return False, "; ".join(failing)
         now = time.monotonic()
         late = []
         for name, ts in self.targets.items():

@@ -42,6 +42,11 @@ everything in the memory queue.
   ``points_dropped``; the other batches carry on. InfluxDB may already have
   stored the valid lines of a partially written batch, so re-sending them
   would not be right either.
+* Anything else that goes wrong in the background task (a bug, an error
+  nobody foresaw) is counted in ``write_errors``, logged with its traceback
+  and shown in ``stats.failing`` (``/healthz`` answers 503 with it); the batch
+  goes back to the front of the queue and the task carries on after
+  ``retry_max_s``: it never dies silently, and the points stay.
 * ``aclose`` sends what it can within ``close_timeout_s`` (6 s), retrying a
   server that fails with a retryable error while the deadline allows, and
   stopping at once on a configuration error. Whatever it cannot deliver is
@@ -251,6 +256,7 @@ class InfluxSink:
         self._stats.write_errors += 1
         self._stats.last_error = text
         self._stats.last_error_at = time.time()
+        self._stats.failing = f"InfluxDB sink cannot use its {text}"
         log.error("InfluxDB sink cannot use its %s; points stay in memory", text)
 
     async def _migrate_queue(self) -> None:
@@ -305,6 +311,9 @@ class InfluxSink:
             return Outcome.RETRY, None
         self._stats.points_written += n_points
         self._stats.last_success_at = time.time()
+        if self._stats.failing is not None:
+            log.info("InfluxDB sink: writing again")
+            self._stats.failing = None
         return Outcome.OK, None
 
     def _redact(self, text: str) -> str:
@@ -314,7 +323,8 @@ class InfluxSink:
         message = getattr(e, "message", None) or e.reason or ""
         if isinstance(message, bytes):
             message = message.decode(errors="replace")
-        message = " ".join(str(message).split())[:500]
+        # Redact before cutting: a cut through the token would leave a piece of it.
+        message = self._redact(" ".join(str(message).split()))[:500]
         return self._redact(f"HTTP {e.status} from {self.options.url}: {message}")
 
     def _describe_network(self, e: BaseException) -> str:
@@ -392,6 +402,21 @@ class InfluxSink:
                 if self._closing:
                     return
                 await asyncio.sleep(self.options.retry_max_s)
+            except Exception as e:
+                # Never die silently: a dead task would leave every device's
+                # points in memory, unsent, with nothing said.
+                text = self._redact(f"InfluxDB sink: {type(e).__name__}: {e}")
+                self._stats.write_errors += 1
+                self._stats.last_error = text
+                self._stats.last_error_at = time.time()
+                self._stats.failing = text
+                log.exception("%s; %d points kept, retrying in %.0f s", text,
+                              len(self._queue) + self.spool.depth_points,
+                              self.options.retry_max_s)
+                if self._closing:
+                    await self._migrate_queue()
+                    return
+                await self._wait_backoff(self.options.retry_max_s)
 
     @property
     def halted(self) -> bool:
@@ -454,6 +479,9 @@ class InfluxSink:
                         await self._requeue_front(body, len(lines))
                     else:
                         self._queue.extendleft(reversed(lines))
+                    raise
+                except Exception:
+                    self._queue.extendleft(reversed(lines))  # kept, first in line
                     raise
                 if outcome is Outcome.OK:
                     failures = 0

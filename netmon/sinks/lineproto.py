@@ -18,8 +18,10 @@ Rules (the same as the official influxdb-client ``Point`` serializer):
 * tags are sorted by key; tags with an empty value are left out (line
   protocol cannot carry them);
 * ints are ``123i``, floats use ``repr`` (``1.0`` stays a float), bools are
-  ``true``/``false``; NaN and +/-inf are left out (InfluxDB rejects them) and a
-  sample with no field left produces no line;
+  ``true``/``false``; NaN and +/-inf are left out (InfluxDB rejects them), and
+  so are ints beyond 64 bits (InfluxDB refuses the whole batch for one; the
+  SNMP seam refuses such values first); a sample with no field left produces
+  no line;
 * the timestamp is ``Sample.ts`` in integer nanoseconds since the epoch
   (``ts`` must be timezone-aware; datetimes carry microseconds, so the
   last three digits are always ``000``).
@@ -44,6 +46,8 @@ _ESC_STRING = str.maketrans({'"': r"\"", "\\": "\\\\", "\n": r"\n", "\r": r"\r"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
 _PREFIX_CACHE_MAX = 200_000
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
 
 # (measurement, tuple(tags.items())) -> "measurement,k=v,k=v"
 _prefix_cache: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
@@ -117,13 +121,15 @@ def encode_fields(fields: Mapping[str, object]) -> str:
                 continue
             append(_field_key(key) + repr(value))
         elif cls is int:
-            append(f"{_field_key(key)}{value}i")
+            if _INT64_MIN <= value <= _INT64_MAX:  # type: ignore[operator]
+                append(f"{_field_key(key)}{value}i")
         elif cls is str:
             append(f'{_field_key(key)}"{value.translate(_ESC_STRING)}"')  # type: ignore[union-attr]
         elif cls is bool:
             append(_field_key(key) + ("true" if value else "false"))
         elif isinstance(value, int):
-            append(f"{_field_key(key)}{int(value)}i")
+            if _INT64_MIN <= value <= _INT64_MAX:
+                append(f"{_field_key(key)}{int(value)}i")
         elif isinstance(value, float):
             if isfinite(value):
                 append(_field_key(key) + repr(float(value)))

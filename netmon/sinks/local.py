@@ -16,6 +16,14 @@ the queue every ``flush_interval_s`` in a worker thread, and deletes points
 older than ``retention_s`` every ``prune_interval_s``. If the queue reaches
 ``max_queue_rows`` the caller's ``write`` waits for one insert (in a thread:
 the event loop keeps running) instead of dropping rows.
+
+A value SQLite cannot hold (an int beyond 64 bits, a type that is not a
+number, string or bool) is left out in ``write``, counted in
+``points_dropped`` and logged once per target and field: one bad value must
+not block the queue of every device (the SNMP seam refuses such values
+first). The background task never dies: a failed insert keeps the rows
+queued, is counted in ``write_errors``, logged, and shown in
+``stats.failing`` (``/healthz`` answers 503 with it) until an insert works.
 ``synchronous=NORMAL``: committed rows survive a crash of netmon; a power cut
 can lose the last second, never corrupt the file.
 """
@@ -71,7 +79,13 @@ CREATE INDEX IF NOT EXISTS points_mtft ON points (measurement, target, field, ts
 CREATE INDEX IF NOT EXISTS points_ts ON points (ts_ns);
 """
 
-Row = tuple[int, str, str, str | None, str | None, str, object, int]
+TagKey = tuple[tuple[str, str], ...]
+# The last item is the tag set, resolved to its ``tagsets`` id when inserted.
+Row = tuple[int, str, str, str | None, str | None, str, object, TagKey]
+
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+_WARNED_MAX = 10_000
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -113,6 +127,7 @@ class LocalStore:
         self._closed = False
         self._next_prune = 0.0
         self._stats = SinkStats()
+        self._warned: set[tuple[str, str]] = set()
 
     @classmethod
     def in_state_dir(cls, state_dir: Path, options: LocalStoreOptions | None = None) -> LocalStore:
@@ -132,13 +147,21 @@ class LocalStore:
         for s in samples:
             ts = timestamp_ns(s.ts)
             tags = s.tags
-            tagset = self._tagset_id(tags)
+            tagset = tuple(tags.items())
             if_name = tags.get("ifName") or None
             link = tags.get("link") or None
             for field, value in s.fields.items():
                 if isinstance(value, bool):
                     value = int(value)
-                elif isinstance(value, float) and value != value:  # NaN: no value to store
+                elif isinstance(value, float):
+                    if value != value:  # NaN: no value to store
+                        continue
+                elif isinstance(value, int):
+                    if not _INT64_MIN <= value <= _INT64_MAX:
+                        self._unstorable(s.target, field, value)
+                        continue
+                elif not isinstance(value, str):
+                    self._unstorable(s.target, field, value)
                     continue
                 rows.append((ts, s.measurement, s.target, if_name, link, field, value, tagset))
         if self._task is None:
@@ -148,6 +171,17 @@ class LocalStore:
         if len(rows) >= self.max_queue_rows:
             await self.flush()
 
+    def _unstorable(self, target: str, field: str, value: object) -> None:
+        self._stats.points_dropped += 1
+        key = (target, field)
+        if key in self._warned or len(self._warned) >= _WARNED_MAX:
+            return
+        self._warned.add(key)
+        what = (f"an integer of {value.bit_length()} bits" if isinstance(value, int)
+                else f"a {type(value).__name__}")
+        log.warning("local store: %s field %s is %s, which SQLite cannot store; left out",
+                    target, field, what)
+
     async def flush(self) -> None:
         """Insert everything queued so far (in a worker thread)."""
         rows, self._queue = self._queue, []
@@ -155,10 +189,15 @@ class LocalStore:
             return
         try:
             await asyncio.to_thread(self._insert, rows)
-        except sqlite3.Error:
+        except BaseException:
             self._queue[:0] = rows  # kept for the next attempt
             raise
         self._stats.points_written += len(rows)
+        self._stats.last_success_at = time.time()
+        if self._stats.failing is not None:
+            log.info("local store %s: storing again (%d points were kept meanwhile)",
+                     self.path, len(rows))
+            self._stats.failing = None
 
     async def aclose(self) -> None:
         if self._closed:
@@ -167,25 +206,41 @@ class LocalStore:
         self._wake.set()
         if self._task is not None:
             await self._task
-        await self.flush()
+        try:
+            await self.flush()
+        except Exception as e:  # the daemon still stops cleanly; say what is lost
+            log.error("local store %s: %d points could not be stored at shutdown: %s",
+                      self.path, len(self._queue), e)
         with self._lock:
             self._db.close()
         self._closed = True
 
     # -- storage -----------------------------------------------------------------
 
-    def _tagset_id(self, tags) -> int:
-        key = tuple(tags.items())
+    def _tagset_id(self, key: TagKey) -> int:
+        """The ``tagsets`` id of a tag set (called under the lock, in the worker thread:
+        the SQL happens with the insert, so a failing disk fails there, not in ``write``)."""
         try:
             return self._tagset_ids[key]
         except KeyError:
             pass
         text = json.dumps(dict(sorted(key)), separators=(",", ":"), ensure_ascii=False)
-        with self._lock:
-            self._db.execute("INSERT OR IGNORE INTO tagsets (tags) VALUES (?)", (text,))
-            row = self._db.execute("SELECT id FROM tagsets WHERE tags = ?", (text,)).fetchone()
+        self._db.execute("INSERT OR IGNORE INTO tagsets (tags) VALUES (?)", (text,))
+        row = self._db.execute("SELECT id FROM tagsets WHERE tags = ?", (text,)).fetchone()
         self._tagset_ids[key] = row[0]
         return row[0]
+
+    def _with_tagset_ids(self, rows: list[Row]) -> list[tuple[object, ...]]:
+        out = []
+        last_key: TagKey | None = None
+        last_id = 0
+        for row in rows:
+            key = row[7]
+            if key is not last_key:  # the rows of one sample share its key object
+                last_id = self._tagset_id(key)
+                last_key = key
+            out.append((*row[:7], last_id))
+        return out
 
     def _insert(self, rows: list[Row]) -> None:
         with self._lock:
@@ -194,10 +249,11 @@ class LocalStore:
                 self._db.executemany(
                     "INSERT INTO points (ts_ns, measurement, target, if_name, link, field, "
                     "value, tagset_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
+                    self._with_tagset_ids(rows),
                 )
             except BaseException:
                 self._db.execute("ROLLBACK")
+                self._tagset_ids.clear()  # ids inserted in this transaction are gone
                 raise
             self._db.execute("COMMIT")
 
@@ -221,11 +277,16 @@ class LocalStore:
                 if time.monotonic() >= self._next_prune:
                     self._next_prune = time.monotonic() + self.prune_interval_s
                     await asyncio.to_thread(self.prune)
-            except sqlite3.Error as e:  # disk full, file removed: say so, keep the queue
+            except Exception as e:  # disk full, file removed, a bug: say so, keep the queue
+                # Never let the task die: a dead task stores nothing for any
+                # device and says nothing.
+                text = f"local store {self.path}: {type(e).__name__}: {e}"
                 self._stats.write_errors += 1
-                self._stats.last_error = f"local store {self.path}: {e}"
+                self._stats.last_error = text
                 self._stats.last_error_at = time.time()
-                log.error("local store %s: %s; will retry", self.path, e)
+                self._stats.failing = text
+                log.error("%s; %d points kept, will retry", text, len(self._queue),
+                          exc_info=not isinstance(e, sqlite3.Error))
 
     # -- reading -----------------------------------------------------------------
 

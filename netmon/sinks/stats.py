@@ -18,6 +18,9 @@ class SinkStats:
     last_error: str | None = None  # never contains a secret
     last_error_at: float | None = None  # unix time
     last_success_at: float | None = None  # unix time
+    # Why the sink cannot store right now (its last attempt failed), for /healthz;
+    # None once an attempt succeeds again. Never contains a secret.
+    failing: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -15,10 +15,12 @@ from netmon import ber
 UNSIGNED_MAX = {ber.COUNTER32: 2**32 - 1, ber.GAUGE32: 2**32 - 1, ber.TIMETICKS: 2**32 - 1,
                 ber.COUNTER64: 2**64 - 1}
 
-arc = st.one_of(st.integers(0, 127), st.integers(128, 2**28 + 5), st.integers(0, 2**64))
+# RFC 2578 3.5: every sub-identifier is 0..2^32-1 (the decoder refuses more).
+arc = st.one_of(st.integers(0, 127), st.integers(128, 2**28 + 5), st.integers(0, 2**32 - 1))
 oids = st.one_of(
     st.tuples(st.integers(0, 1), st.integers(0, 39)),
-    st.tuples(st.just(2), st.integers(0, 2**32)),  # first arc 2: second arc may be >= 40
+    # first arc 2: the second arc may be >= 40; 2*40 + second is one sub-identifier
+    st.tuples(st.just(2), st.integers(0, 2**32 - 1 - 80)),
 ).flatmap(lambda head: st.lists(arc, max_size=20).map(lambda rest: ".".join(
     map(str, (*head, *rest)))))
 
@@ -196,3 +198,130 @@ def test_corrupted_answers_never_raise_anything_but_ber_error(
         data[pos] = byte
     with contextlib.suppress(ber.BerError):
         ber.decode_message(bytes(data))
+
+
+# ---------------------------------------------------------------- hostile values (issue: bounds)
+
+REPRODUCER_INTEGER_2_64 = bytes.fromhex(  # 9-byte INTEGER 2^64 as ifOperStatus.1
+    "303402010104067075626c6963a22702040102030402010002010030193017060a2b0601020102020108"
+    "010209010000000000000000")
+REPRODUCER_EMPTY_NAME = bytes.fromhex(
+    "302102010104067075626c6963a2140204010203040201000201003006300406000500")
+
+
+def value_packet(tag: int, content: bytes, oid: str = "1.3.6.1.2.1.1.3.0") -> bytes:
+    vb = ber.encode_oid(oid) + bytes((tag,)) + ber.encode_length(len(content)) + content
+    pdu = (ber.encode_integer(7) + ber.encode_integer(0) + ber.encode_integer(0)
+           + ber.encode_tlv(ber.SEQUENCE, ber.encode_tlv(ber.SEQUENCE, vb)))
+    return ber.encode_tlv(ber.SEQUENCE, ber.encode_integer(1) + ber.encode_tlv(
+        ber.OCTET_STRING, b"public") + ber.encode_tlv(ber.RESPONSE, pdu))
+
+
+@pytest.mark.parametrize(
+    ("tag", "content"),
+    [
+        (ber.INTEGER, (2**31).to_bytes(5, "big", signed=True)),
+        (ber.INTEGER, (-(2**31) - 1).to_bytes(5, "big", signed=True)),
+        (ber.INTEGER, (2**63).to_bytes(9, "big", signed=True)),
+        (ber.INTEGER, b"\x01" + bytes(138)),  # 139 bytes
+        (ber.COUNTER32, bytes.fromhex("0100000000")),  # 2^32, as in the issue
+        (ber.GAUGE32, bytes.fromhex("0100000000")),  # a huge ifHighSpeed
+        (ber.TIMETICKS, b"\x01" + bytes(138)),  # a 139-byte sysUpTime
+        (ber.TIMETICKS, bytes.fromhex("000100000000")),  # 6 octets, even with a leading 0
+        (ber.COUNTER64, bytes.fromhex("010000000000000000")),  # 2^64
+        (ber.COUNTER64, bytes(10)),
+    ],
+)
+def test_values_out_of_their_type_range_are_refused(tag: int, content: bytes) -> None:
+    with pytest.raises(ber.BerValueError, match="out of range") as info:
+        ber.decode_message(value_packet(tag, content))
+    assert "1.3.6.1.2.1.1.3.0" in str(info.value)  # says where
+    assert info.value.header == (1, b"public", 7)  # and which request it answers
+
+
+@pytest.mark.parametrize(
+    ("tag", "value"),
+    [(ber.INTEGER, -(2**31)), (ber.INTEGER, 2**31 - 1), (ber.COUNTER32, 2**32 - 1),
+     (ber.GAUGE32, 2**32 - 1), (ber.TIMETICKS, 2**32 - 1), (ber.COUNTER64, 2**64 - 1),
+     (ber.COUNTER64, 2**63)],
+)
+def test_values_at_the_edges_of_their_range_are_kept(tag: int, value: int) -> None:
+    assert roundtrip([("1.3.6.1.2", tag, value)]) == [("1.3.6.1.2", value)]
+
+
+def test_sloppy_unsigned_without_leading_zero_is_still_unsigned() -> None:
+    msg = ber.decode_message(value_packet(ber.COUNTER32, b"\xff\xff\xff\xff"))
+    assert msg.varbinds[0][1] == 2**32 - 1
+
+
+def test_issue_reproducers() -> None:
+    with pytest.raises(ber.BerValueError, match=r"INTEGER a 9-byte value .* at 1\.3\.6\.1\.2"):
+        ber.decode_message(REPRODUCER_INTEGER_2_64)
+    with pytest.raises(ber.BerError, match="varbind 1 name: empty") as info:
+        ber.decode_message(REPRODUCER_EMPTY_NAME)
+    assert info.value.header == (1, b"public", 0x01020304)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        bytes([0x2B]) + bytes([0x90, 0x80, 0x80, 0x80, 0x00]),  # 2^32 as one arc
+        bytes([0x2B]) + b"\xff" * 2000 + b"\x7f",  # an arc of ~4,200 decimal digits
+        bytes([0x2B]) + b"\x81" * 14500 + b"\x01",  # ~30,000 digits: Python cannot print it
+        bytes([0x2B]) + bytes(range(1, 128)),  # 129 arcs
+    ],
+)
+def test_oid_sub_identifiers_are_bounded(content: bytes) -> None:
+    with pytest.raises(ber.BerError, match=r"exceeds 2\^32-1|at most 128"):
+        ber.decode_oid_content(content)
+    # as a varbind name and as a value alike
+    for packet in (value_packet(ber.NULL, b"", oid="1.3.6") .replace(
+            ber.encode_oid("1.3.6"), ber.encode_tlv(ber.OBJECT_IDENTIFIER, content)),
+                   value_packet(ber.OBJECT_IDENTIFIER, content)):
+        with pytest.raises(ber.BerError):
+            ber.decode_message(packet)
+
+
+def test_largest_rfc_oid_is_kept() -> None:
+    oid = "1.3." + ".".join(["4294967295"] * 126)
+    assert ber.decode_oid_content(ber.encode_oid_content(oid)) == oid
+
+
+@pytest.mark.parametrize("field", ["request-id", "error-status", "error-index"])
+def test_header_integers_beyond_integer32_are_refused(field: str) -> None:
+    big = ber.encode_tlv(ber.INTEGER, b"\x01" + bytes(20))
+    parts = {"request-id": ber.encode_integer(7), "error-status": ber.encode_integer(0),
+             "error-index": ber.encode_integer(0)}
+    parts[field] = big
+    pdu = b"".join(parts.values()) + ber.encode_tlv(ber.SEQUENCE, b"")
+    packet = ber.encode_tlv(ber.SEQUENCE, ber.encode_integer(1) + ber.encode_tlv(
+        ber.OCTET_STRING, b"c") + ber.encode_tlv(ber.RESPONSE, pdu))
+    with pytest.raises(ber.BerError, match=field):
+        ber.decode_message(packet)
+
+
+def test_oid_cache_is_bounded_by_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    budget = 2_000_000
+    monkeypatch.setattr(ber, "OID_CACHE_MAX_BYTES", budget)
+    long_oid = "1.3.6." + ".".join(["4294967295"] * 120)
+    for i in range(budget // 1500 + 100):  # more than the budget in ~1.3 KB OIDs
+        ber.oid_str(ber.encode_oid_content(f"{long_oid}.{i}"))
+    assert 0 < ber.oid_cache_bytes() <= budget
+    assert len(ber._OID_CACHE) <= budget // 1000
+
+
+@given(st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=40),
+       st.lists(st.integers(0, 2**32 - 1), min_size=0, max_size=40),
+       st.lists(st.integers(0, 2**32 - 1), min_size=0, max_size=40))
+def test_oid_order_with_a_common_prefix(prefix: list[int], ra: list[int], rb: list[int]) -> None:
+    a = (1, 3, *prefix, *ra)
+    b = (1, 3, *prefix, *rb)
+    ca, cb = ber.encode_oid_arcs(a), ber.encode_oid_arcs(b)
+    assert ber.oid_gt(ca, cb) == (a > b)
+    assert ber.oid_gt(cb, ca) == (b > a)
+
+
+def test_oid_order_of_non_minimal_encodings_is_numeric() -> None:
+    padded = b"\x2b\x80\x81\x00"  # 1.3.128 with a leading 0x80 octet
+    assert ber.oid_gt(padded, ber.encode_oid_content("1.3.127"))
+    assert not ber.oid_gt(padded, ber.encode_oid_content("1.3.129"))

@@ -645,3 +645,61 @@ def test_checks_across_fields_run_behind_unresolvable_secrets(
         "3:5: snmp_profiles.b: authNoPriv takes no priv_protocol or priv_key",
     ]
     assert len(caught.value.warnings) == 2
+# --------------------------------------------------------------------------- explicit YAML tags
+
+TAGGED_SECRET = "Tagged-S3cret-7f1e"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (f"!!int {TAGGED_SECRET}", "the value is not a valid !!int"),
+        (f'!!int "{TAGGED_SECRET}"', "the value is not a valid !!int"),
+        (f"!!float {TAGGED_SECRET}", "the value is not a valid !!float"),
+        (f"!!bool {TAGGED_SECRET}", "the value is not a valid !!bool"),
+        ("!!timestamp 2020-13-45", "the value is not a valid !!timestamp"),
+        ("2026-13-45", "the value is not a valid !!timestamp; put quotes around the value"),
+        (f"!!binary {TAGGED_SECRET}", "the YAML tag !!binary is not supported here"),
+        (f"!!python/object {TAGGED_SECRET}", "the YAML tag !!python/object is not supported"),
+        (f"!secret {TAGGED_SECRET}", "the YAML tag !secret is not supported here"),
+        (f"!!set {{{TAGGED_SECRET}}}", "the YAML tag !!set is not supported here"),
+        (f"!!omap [{TAGGED_SECRET}]", "the YAML tag !!omap is not supported here"),
+    ],
+)
+def test_explicit_yaml_tags_are_config_errors_that_never_quote_the_value(
+        tmp_path: Path, value: str, message: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue: a tag crashed check-config, poll and run with a traceback quoting the value."""
+    main = write(tmp_path / "netmon.yaml", PROFILES + f"""\
+http:
+  token: {value}
+targets:
+  - {{name: r1, site: HNI, tier: backbone, address: 192.0.2.1, discover: true}}
+""")
+    with caplog.at_level(logging.DEBUG), pytest.raises(ConfigError) as caught:
+        load_config(main)
+    issues = [str(i) for i in caught.value.issues]
+    assert len(issues) == 1 and issues[0].startswith(f"{main}:6:10: http.token: {message}")
+    assert TAGGED_SECRET not in str(caught.value) + repr(caught.value) + caplog.text
+
+
+def test_harmless_explicit_tags_still_work(tmp_path: Path) -> None:
+    main = write(tmp_path / "netmon.yaml", PROFILES + """\
+targets:
+  - {name: !!str r1, site: !!str 12345, tier: backbone, address: 192.0.2.1, discover: !!bool true,
+     interval: !!int 30}
+""")
+    target = load_config(main).target("r1")
+    assert (target.site, target.discover, target.interval_s) == ("12345", True, 30.0)
+
+
+def test_check_config_reports_a_tag_without_a_traceback(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main = write(tmp_path / "netmon.yaml", PROFILES + f"""\
+targets:
+  - {{name: r1, site: !!int {TAGGED_SECRET}, tier: backbone, address: 192.0.2.1}}
+""")
+    assert check_config(main) != 0
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert f"{main}:6:22:" in text and "targets[0].site: the value is not a valid !!int" in text
+    assert "Traceback" not in text and TAGGED_SECRET not in text

@@ -390,3 +390,43 @@ def test_local_store_answers_query_within_two_intervals(
 
     rc, _ = daemon.terminate()
     assert rc == 0
+
+
+# -- a config with an explicit YAML tag on SIGHUP --------------------------------------------
+
+
+async def test_reload_of_a_tagged_config_is_rejected_and_ready_again(
+        simnet_agent, netmon_config, tmp_path, monkeypatch, caplog) -> None:
+    """Issue: such a config was neither rejected nor logged, and systemd never saw READY."""
+    import logging
+    import socket
+
+    from netmon.config import load_config
+    from netmon.daemon import Daemon
+
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify"))
+    notify.settimeout(2)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+    config = netmon_config([simnet_agent.target("core-a")])
+    daemon = Daemon(load_config(config.path), config.path)
+    await daemon.start()
+    try:
+        assert notify.recv(4096).startswith(b"READY=1")
+        secret = "Hup-S3cret-0b5d"
+        config.write_targets([simnet_agent.target("core-a").replace(
+            "name: core-a", f"name: !!int {secret}")])
+        with caplog.at_level(logging.INFO):
+            assert await daemon.reload() is False
+        assert notify.recv(4096).startswith(b"RELOADING=1")
+        assert notify.recv(4096).startswith(b"READY=1\nSTATUS=reload rejected")
+        assert daemon.state.reload_errors == 1 and daemon.state.reloads == 0
+        rejected = [r.getMessage() for r in caplog.records if "reload rejected" in r.getMessage()]
+        assert len(rejected) == 1, rejected
+        assert re.search(r"config: .*\.yaml:2:\d+: targets\[0\]\.name: the value is not a "
+                         r"valid !!int$", rejected[0]), rejected
+        assert secret not in caplog.text
+        assert set(daemon.state.targets) == {"core-a"}
+    finally:
+        await daemon.stop()
+        notify.close()

@@ -196,3 +196,79 @@ async def test_healthz_needs_no_token_but_metrics_does(health) -> None:
     assert (await client.get("/healthz")).status == 200
     for path in GUARDED:
         assert (await client.get(path)).status == 401
+
+
+# -- hostile Authorization headers and failing sinks ------------------------------------------
+
+
+async def raw_get(port: int, path: str, authorization: bytes) -> bytes:
+    """A GET with header bytes no HTTP client library would send."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 b"Authorization: " + authorization + b"\r\nConnection: close\r\n\r\n")
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    return answer
+
+
+@pytest.fixture
+def http_token(simnet_agent, netmon_config) -> str:
+    """The bearer token the ``health`` app is configured with."""
+    return netmon_config([simnet_agent.target("core-a")]).http_token
+
+
+async def test_non_utf8_authorization_is_401_not_500(health, http_token: str) -> None:
+    token = http_token
+    _, client = health
+    port = client.port
+    assert port is not None
+    for header in (b"Bearer \xff\xfe\xfd", b"\xff\xff " + token.encode(),
+                   b"Bearer " + token.encode() + b"\xc3", b"Bearer \xed\xa0\x80"):
+        answer = await raw_get(port, "/metrics", header)
+        assert answer.startswith(b"HTTP/1.1 401"), (header, answer[:200])
+        assert b"Traceback" not in answer
+    assert (await raw_get(port, "/metrics", b"Bearer " + token.encode())).startswith(
+        b"HTTP/1.1 200")
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
+async def test_bearer_scheme_is_case_insensitive(health, http_token: str, scheme: str) -> None:
+    token = http_token
+    _, client = health
+    resp = await client.get("/metrics", headers={"Authorization": f"{scheme} {token}"})
+    assert resp.status == 200
+    resp = await client.get("/metrics", headers={"Authorization": f"{scheme} {token}x"})
+    assert resp.status == 401
+
+
+async def test_a_failing_sink_shows_in_healthz_and_metrics(running, parse_prometheus) -> None:
+    """The local store cannot write: 503 with the reason, errors counted, points kept."""
+    config, daemon = running
+    base = f"http://127.0.0.1:{config.http_port}"
+    auth = {"Authorization": f"Bearer {config.http_token}"}
+    store = daemon.sinks[0]
+    store._db.execute("PRAGMA query_only = ON")  # a real SQLite refusal, as a read-only disk
+    deadline = time.monotonic() + 10
+    async with aiohttp.ClientSession() as http:
+        while True:
+            async with http.get(base + "/healthz") as resp:
+                status, text = resp.status, await resp.text()
+            if status == 503:
+                break
+            assert time.monotonic() < deadline, "the failing sink never showed in /healthz"
+            await asyncio.sleep(0.1)
+        assert "local store" in text and "readonly" in text
+        async with http.get(base + "/metrics", headers=auth) as resp:
+            metrics = parse_prometheus(await resp.text())
+        errors = metrics.value("netmon_sink_write_errors_total", sink="LocalStore")
+        assert errors >= 1
+        kept = store.stats.queue_points
+        assert kept > 0
+        store._db.execute("PRAGMA query_only = OFF")
+        deadline = time.monotonic() + 10
+        while store.stats.failing is not None or store.stats.points_written < kept:
+            assert time.monotonic() < deadline, "the store did not recover"
+            await asyncio.sleep(0.1)
+        async with http.get(base + "/healthz") as resp:
+            assert resp.status == 200

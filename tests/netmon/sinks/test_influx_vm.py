@@ -392,3 +392,52 @@ def test_status_classes(status: int, outcome: Outcome) -> None:
 def test_options_keep_the_token_out_of_repr() -> None:
     opts = options("http://127.0.0.1:1")
     assert TOKEN not in repr(opts) and TOKEN not in json.dumps(opts.model_dump(mode="json"))
+
+
+async def test_token_is_redacted_before_the_message_is_cut(
+    tmp_path: Path, make_samples, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server message echoing the token across the 500th character must not leak a piece."""
+    for offset in range(480, 501, 4):
+        message = "x" * (offset - len("HTTP 401 from ...: ")) + f" token {TOKEN} refused"
+        spool = Spool(tmp_path / f"spool{offset}.sqlite")
+        async with FakeInflux([(401, {"code": "unauthorized", "message": message})]) as server:
+            sink = InfluxSink(options(server.url), spool)
+            await sink.write(make_samples(4))
+            await wait_until(lambda sink=sink: sink.stats.config_errors >= 1)
+            await sink.aclose()
+        text = (sink.stats.last_error or "") + caplog.text
+        assert TOKEN[:6] not in text, offset
+        assert "<secret>" in (sink.stats.last_error or "") or len(message) > 500
+
+
+async def test_unexpected_failure_in_the_background_task_is_reported_and_kept(
+    tmp_path: Path, make_samples, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The task never dies silently: counted, logged, failing set, the batch kept."""
+    import netmon.sinks.influx as influx
+
+    samples = make_samples(20)
+    calls = {"n": 0}
+    real_encode = influx.encode_body
+
+    def flaky(lines: list[str]) -> bytes:  # fault injection: fails once, like a bug would
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("injected failure")
+        return real_encode(lines)
+
+    monkeypatch.setattr(influx, "encode_body", flaky)
+    spool = Spool(tmp_path / "spool.sqlite")
+    async with FakeInflux([]) as server:
+        sink = InfluxSink(options(server.url, retry_max=0.2), spool)
+        await sink.write(samples)
+        await wait_until(lambda: sink.stats.write_errors == 1, what="the failure counted")
+        assert sink.stats.failing and "injected failure" in sink.stats.failing
+        assert sink._task is not None and not sink._task.done()
+        await wait_until(lambda: sink.stats.points_written == 20, what="the retry")
+        assert sink.stats.failing is None
+        await sink.aclose()
+    assert server.delivered() == encode_many(samples)
+    assert "injected failure" in caplog.text

@@ -136,9 +136,11 @@ def readme_local_store() -> str:
 async def test_readme_documents_every_measurement_query_can_read(tmp_path: Path) -> None:
     section = readme_local_store()
     listed = re.findall(r"^  \* `(\w+)`:", section, re.M)
-    # Everything the rate step hands to the sinks: all measurements but the raw counters.
+    # Everything the rate step hands to the sinks: all measurements but the raw
+    # counters and the spool figures handed to the alert engine only.
     stored = {getattr(model, name) for name in dir(model)
-              if name.isupper() and isinstance(getattr(model, name), str)} - {model.IF_COUNTERS}
+              if name.isupper() and isinstance(getattr(model, name), str)
+              } - {model.IF_COUNTERS, model.SPOOL}
     assert sorted(listed) == sorted(stored)
     assert "`<state_dir>/netmon.sqlite`" in section and "`/var/lib/netmon`" in section
     assert "`storage.local.retention`, default `30d`" in section
@@ -152,3 +154,48 @@ async def test_readme_documents_every_measurement_query_can_read(tmp_path: Path)
         out = json.loads(run_query(tmp_path / "netmon.sqlite", target=None, link=None,
                                    since_s=60, field=None, fmt="json", measurement=m, now=NOW))
         assert [r["field"] for r in out] == ["value_" + m], m
+# ---------------------------------------------------------------- one bad value, a failing disk
+
+
+async def wait_for(predicate, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.02)
+
+
+async def test_value_sqlite_cannot_hold_is_left_out_not_fatal(tmp_path: Path) -> None:
+    """Issue: one device's 2^64 stopped the store for every device, silently."""
+    store = LocalStore.in_state_dir(tmp_path, LocalStoreOptions(retention="1d"))
+    store.flush_interval_s = 0.05
+    bad = s("hostile", "eth0", "", 10, oper_status=2**64, in_bps=3.0, blob=object())
+    good = s("r1", "xe-0/0/0", "HNI-HCM-1", 10, in_bps=5.0, oper_status=1)
+    await store.write([bad, good])
+    await wait_for(lambda: store.stats.points_written == 3)  # the background task did it
+    assert store._task is not None and not store._task.done()
+    got = {(r["target"], r["field"]): r["value"] for r in store.query(now=NOW)}
+    assert got == {("hostile", "in_bps"): 3.0, ("r1", "in_bps"): 5.0, ("r1", "oper_status"): 1}
+    assert store.stats.points_dropped == 2
+    assert store.stats.failing is None
+    await store.write([good])
+    await store.aclose()  # no exception: a shutdown stores what is queued
+    assert run_query(tmp_path / "netmon.sqlite", target="r1", link=None, since_s=3600,
+                     field="in_bps", fmt="csv", now=NOW).count("\n") == 3
+
+
+async def test_failing_inserts_keep_the_points_and_are_reported(tmp_path: Path) -> None:
+    store = LocalStore.in_state_dir(tmp_path, LocalStoreOptions(retention="1d"))
+    store.flush_interval_s = 0.05
+    # A real SQLite refusal: the connection becomes read-only (as a full or
+    # read-only disk would make it).
+    store._db.execute("PRAGMA query_only = ON")
+    await store.write(SAMPLES[:2])
+    await wait_for(lambda: store.stats.write_errors >= 2)
+    stats = store.stats
+    assert stats.failing is not None and "readonly" in stats.failing
+    assert stats.points_written == 0 and stats.queue_points == 6  # kept, not lost
+    assert store._task is not None and not store._task.done()
+    store._db.execute("PRAGMA query_only = OFF")
+    await wait_for(lambda: store.stats.points_written == 6)
+    assert store.stats.failing is None
+    await store.aclose()
