@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from netmon.model import POLL_ISSUE, Sample
+from netmon.model import POLL_ISSUE, SENSOR, SENSOR_KINDS, Sample, sensor_field
 from netmon.snmp import NoSuch
 
 if TYPE_CHECKING:
@@ -68,3 +68,45 @@ def rows(columns: Mapping[str, Mapping[str, object]], names: Mapping[str, str]
 
 def index_key(index: str) -> tuple[int, ...]:
     return tuple(int(p) for p in index.split(".") if p.isdigit())
+
+
+def sensor_sample(
+    target: Target,
+    *,
+    kind: str,
+    name: str,
+    value: float | str | None,
+    status: str,
+    ts: datetime,
+    limits: Mapping[str, float] | None = None,
+    limits_from: str = "",
+    mib: str = "",
+) -> Sample:
+    """A ``sensor`` sample: value and the device's own limits in one unit (netmon.model).
+
+    ``status`` is the device's own verdict in netmon's words: ok, high_warning,
+    high_critical, low_warning, low_critical, alarm (a contact), fault, unknown.
+    ``limits_from`` names who set the limits (``probe``): rules quote it.
+    """
+    _suffix, unit, _shown = SENSOR_KINDS.get(kind, SENSOR_KINDS["other"])
+    tags = device_tags(target)
+    tags.update({"sensor": name, "kind": kind, "unit": unit})
+    fields: dict[str, float | int | str | bool] = {"status": status}
+    if value is not None:
+        fields[sensor_field(kind)] = value
+    for limit, limit_value in (limits or {}).items():
+        fields[sensor_field(kind, limit)] = limit_value
+    if limits:
+        fields["limits_from"] = limits_from
+    if mib:
+        fields["mib"] = mib
+    return Sample(target.name, SENSOR, tags, fields, ts)
+
+
+def unique_names(names: Mapping[str, str]) -> dict[str, str]:
+    """{index: name} with names made unique per device (``name#index``): two sensors
+    with one name would overwrite each other's series."""
+    count: dict[str, int] = {}
+    for name in names.values():
+        count[name] = count.get(name, 0) + 1
+    return {i: (n if count[n] == 1 else f"{n}#{i}") for i, n in names.items()}

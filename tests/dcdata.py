@@ -53,6 +53,13 @@ def server_files() -> list[Path]:
     return sorted((snmpsim_data_root() / "os").glob("*/*.snmprec*"))
 
 
+def entity_files() -> list[Path]:
+    """Recordings elsewhere in snmpsim-data that carry ENTITY-SENSOR-MIB."""
+    root = snmpsim_data_root()
+    return [root / "cloud" / "arista-dcs-7150s-52-cl.snmprec.bz2",
+            root / "network" / "firewall" / "paloalto-pa-5000.snmprec.bz2"]
+
+
 def rec_id(path: Path) -> str:
     return f"{path.parent.name}-{path.name.split('.snmprec')[0]}"
 
