@@ -5,4 +5,11 @@ model and SNMP session only, never on alerts/.
 """
 
 # Importing a collector module registers it (netmon.plugins); list each one here.
-from collectors import akcp, entity_sensor, geist, interfaces, ups_mib  # noqa: F401
+from collectors import (  # noqa: F401
+    akcp,
+    entity_sensor,
+    geist,
+    host_resources,
+    interfaces,
+    ups_mib,
+)
