@@ -121,4 +121,4 @@ class AkcpCollector:
                              mib="SPAGENT-MIB"), problem
 
 
-register_collector("akcp", AkcpCollector)
+register_collector("akcp", AkcpCollector, tiers=("datacentre",))

@@ -215,4 +215,4 @@ class ApcCollector:
         return out
 
 
-register_collector("apc", ApcCollector)
+register_collector("apc", ApcCollector, tiers=("datacentre",))

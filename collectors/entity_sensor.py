@@ -106,4 +106,4 @@ class EntitySensorCollector:
         return out
 
 
-register_collector("entity_sensor", EntitySensorCollector)
+register_collector("entity_sensor", EntitySensorCollector, tiers=("datacentre",))

@@ -78,4 +78,4 @@ class GeistCollector:
         ]
 
 
-register_collector("geist", GeistCollector)
+register_collector("geist", GeistCollector, tiers=("datacentre",))

@@ -142,4 +142,4 @@ class HostResourcesCollector:
         return out + issue_samples(target, issues, ts)
 
 
-register_collector("host", HostResourcesCollector)
+register_collector("host", HostResourcesCollector, tiers=("datacentre",))

@@ -230,4 +230,4 @@ class UpsMibCollector:
         return samples
 
 
-register_collector("ups", UpsMibCollector)
+register_collector("ups", UpsMibCollector, tiers=("datacentre",))
