@@ -172,7 +172,7 @@ def ups_fields(scalars: dict[str, object], inputs: dict[str, dict[str, object]],
                                    ("upsInputTruePower", "power_w", 1.0)):
             value = as_int(row.get(name))
             if value is not None:
-                fields[f"input_l{n}_{field}"] = value * scale if scale != 1.0 else value
+                fields[f"input_l{n}_{field}"] = value / 10.0 if scale == 0.1 else value
     if inputs:
         fields["input_num_lines"] = len(inputs)
     loads: list[int] = []
@@ -183,7 +183,7 @@ def ups_fields(scalars: dict[str, object], inputs: dict[str, dict[str, object]],
                                    ("upsOutputPercentLoad", "load_pct", 1.0)):
             value = as_int(row.get(name))
             if value is not None:
-                fields[f"output_l{n}_{field}"] = value * scale if scale != 1.0 else value
+                fields[f"output_l{n}_{field}"] = value / 10.0 if scale == 0.1 else value
         load = as_int(row.get("upsOutputPercentLoad"))
         if load is not None:
             loads.append(load)
