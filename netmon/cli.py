@@ -1,4 +1,4 @@
-"""The ``netmon`` command: check-config, poll, run, query.
+"""The ``netmon`` command: check-config, poll, run, query, report.
 
 Step: entry point. It reads YAML (netmon.config) and hands over to the poll
 path (netmon.poll) or the daemon (netmon.daemon). Errors an operator can act
@@ -62,6 +62,17 @@ def _parser() -> argparse.ArgumentParser:
     qu.add_argument("--field", help="e.g. util_pct, in_bps")
     qu.add_argument("--measurement", default="interface")
     qu.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    # ``netmon report NAME``: one subcommand per registered report (netmon.plugins).
+    from netmon import plugins
+
+    rp = sub.add_parser("report", help="planning reports from what the daemon recorded")
+    reports = rp.add_subparsers(dest="report", required=True, metavar="REPORT")
+    for plugin in plugins.reports().values():
+        one = reports.add_parser(plugin.name, help=plugin.help, description=plugin.help)
+        one.add_argument("--config", type=Path, default=None)
+        plugin.add_arguments(one)
+        one.set_defaults(report_run=plugin.run)
     return p
 
 
@@ -111,6 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
     if args.command == "query":
         return _query(args)
+    if args.command == "report":
+        config = _load(_config_path(args.config))
+        return 1 if config is None else args.report_run(args, config)
     return 2
 
 

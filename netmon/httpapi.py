@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from netmon.datacentre import build_report  # (importing it registers `netmon report datacentre`)
 from netmon.plugins import register_section
 from netmon.secrets import Secret
 
@@ -205,6 +206,13 @@ def build_app(state: DaemonState, options: HttpOptions) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/targets", targets)
     app.router.add_get("/api/links", links)
+
+    async def datacentre(request: web.Request) -> web.Response:
+        # Every UPS, sensor and server per data centre, worst first (netmon.datacentre).
+        site = request.query.get("site") or None
+        return web.json_response(build_report(list(state.datacentre.values()), site=site))
+
+    app.router.add_get("/api/datacentre", datacentre)
     return app
 
 

@@ -24,13 +24,16 @@ __all__ = [
     "BUILTIN_PACKAGES",
     "CollectorPlugin",
     "Plugin",
+    "ReportPlugin",
     "collectors",
     "load",
     "notifiers",
     "register_collector",
     "register_notifier",
+    "register_report",
     "register_rule",
     "register_section",
+    "reports",
     "rules",
     "sections",
 ]
@@ -63,10 +66,22 @@ class Plugin:
     factory: Callable[[Any], Any]
 
 
+@dataclass(frozen=True, slots=True)
+class ReportPlugin:
+    """``netmon report NAME``: ``add_arguments(parser)`` adds its options (``--config`` is
+    there already); ``run(args, config)`` prints the report and returns the exit status."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[Any], None]
+    run: Callable[[Any, Any], int]
+
+
 _sections: dict[str, type[BaseModel]] = {}
 _collectors: dict[str, CollectorPlugin] = {}
 _rules: dict[str, Plugin] = {}
 _notifiers: dict[str, Plugin] = {}
+_reports: dict[str, ReportPlugin] = {}
 _loaded = False
 
 
@@ -110,6 +125,16 @@ def register_notifier(name: str, options: type[BaseModel],
     _register(_notifiers, "notifier", Plugin(name, options, factory))
 
 
+def register_report(name: str, help: str, add_arguments: Callable[[Any], None],
+                    run: Callable[[Any, Any], int]) -> None:
+    """A ``netmon report`` subcommand (capacity, coverage ...)."""
+    plugin = ReportPlugin(name, help, add_arguments, run)
+    known = _reports.get(name)
+    if known is not None and known != plugin:
+        raise ValueError(f"report {name!r} is registered twice")
+    _reports[name] = plugin
+
+
 def load() -> None:
     """Import the built-in plugin packages once, so that they register."""
     global _loaded
@@ -138,3 +163,8 @@ def rules() -> Mapping[str, Plugin]:
 def notifiers() -> Mapping[str, Plugin]:
     load()
     return dict(_notifiers)
+
+
+def reports() -> Mapping[str, ReportPlugin]:
+    load()
+    return dict(_reports)
