@@ -447,7 +447,8 @@ def test_shipped_example_config_loads() -> None:
     config = load_config(EXAMPLE)
     targets = {t.name: t for t in config.targets}
     assert [p.name for p in config.files] == [
-        "netmon.yaml", "backbone.yaml", "districts.yaml", "ministries.yaml", "provinces.yaml",
+        "netmon.yaml", "backbone.yaml", "datacentre.yaml", "districts.yaml", "ministries.yaml",
+        "provinces.yaml",
     ]
     assert {t.tier for t in config.targets} == {
         "backbone", "ministry", "province", "district", "datacentre",
@@ -481,6 +482,11 @@ def test_shipped_example_config_loads() -> None:
     assert any(":" in t.address for t in config.targets)  # IPv6
     assert config.settings.interfaces.meta_refresh_s == 900.0
     assert config.settings.storage.local.retention_s == 30 * 86400.0
+    # the data centre: tier defaults, unless a target names its collectors
+    assert targets["dc-probe-row1"].collectors == (
+        "interfaces", "akcp", "apc", "entity_sensor", "geist", "host", "ups")
+    assert targets["dc-ups-b"].collectors == ("apc",)
+    assert targets["dc-edge-1"].collectors == ("interfaces",)
     with pytest.raises(KeyError):
         config.target("no-such-router")
 
@@ -489,7 +495,7 @@ def test_shipped_example_config_loads() -> None:
 def test_check_config_ok(capsys: pytest.CaptureFixture[str]) -> None:
     assert check_config(EXAMPLE) == 0
     out, err = capsys.readouterr()
-    assert out == "OK: 15 targets, 23 links in 5 files\n"
+    assert out == "OK: 19 targets, 23 links in 6 files\n"
     assert err == ""
 
 
