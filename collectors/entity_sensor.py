@@ -53,10 +53,14 @@ STATUS = {1: "ok", 2: "unavailable", 3: "fault"}
 UNITS_SCALE = 9  # EntitySensorDataScale units(9); yocto(1) .. yotta(17) in steps of 10^3
 
 
-def scaled(value: int, scale: int | None, precision: int | None) -> float:
-    """entPhySensorValue in real units (scale and precision default to units and 0)."""
-    exponent = 3 * ((scale if scale is not None else UNITS_SCALE) - UNITS_SCALE)
-    exponent -= precision or 0
+def scaled(value: int, scale: int | None, precision: int | None) -> float | None:
+    """entPhySensorValue in real units (scale and precision default to units and 0);
+    None when scale or precision is outside what the MIB allows (1..17, -8..9)."""
+    scale = scale if scale is not None else UNITS_SCALE
+    precision = precision or 0
+    if not (1 <= scale <= 17 and -8 <= precision <= 9):
+        return None
+    exponent = 3 * (scale - UNITS_SCALE) - precision
     return round(value * 10.0 ** exponent, 9)
 
 
@@ -97,12 +101,15 @@ class EntitySensorCollector:
             else:
                 value = scaled(raw, as_int(row.get("entPhySensorScale")),
                                as_int(row.get("entPhySensorPrecision")))
+                if value is None:
+                    partial.append(names[index])
             out.append(sensor_sample(target, kind=kind, name=names[index], value=value,
                                      status=status, ts=ts, mib="ENTITY-SENSOR-MIB"))
         if partial:
             shown = ", ".join(partial[:5]) + (" ..." if len(partial) > 5 else "")
             out += issue_samples(target, [f"ENTITY-SENSOR-MIB: {len(partial)} sensor(s) "
-                                          f"without entPhySensorValue ({shown})"], ts)
+                                          f"without a usable entPhySensorValue, scale or "
+                                          f"precision ({shown})"], ts)
         return out
 
 
