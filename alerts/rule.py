@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from netmon.model import Rule
 from netmon.units import Duration
@@ -47,10 +47,19 @@ class RuleOverride(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    match: dict[MatchLabel, str] = Field(min_length=1)
+    match: dict[str, str] = Field(min_length=1)
     enabled: bool | None = None
     for_s: Duration | None = Field(None, alias="for")
     severity: Severity | None = None
+
+    @field_validator("match")
+    @classmethod
+    def _known_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(MATCH_LABELS))
+        if unknown:
+            raise ValueError(f"cannot match on {', '.join(map(repr, unknown))} "
+                             f"(labels: {', '.join(MATCH_LABELS)})")
+        return value
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         return all(labels.get(k) == v for k, v in self.match.items())

@@ -15,10 +15,10 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-__all__ = ["Matcher", "Silence", "parse_matcher"]
+__all__ = ["Matcher", "Silence", "parse_matcher", "silence_from_json"]
 
 _MATCHER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$")
 
@@ -108,3 +108,50 @@ class Silence:
             "source": self.source,
             "state": self.state(now),
         }
+
+
+def silence_from_json(payload: object, now: datetime) -> Silence:
+    """The body of ``POST /api/silences`` -> a Silence (ValueError says what is wrong).
+
+    ``{"matchers": ["site=HNI"], "comment": "...", "created_by": "...",
+    "starts_at": ISO 8601 (default now), "ends_at": ISO 8601 | "duration": "2h"}``.
+    """
+    from netmon.units import parse_duration
+
+    if not isinstance(payload, dict):
+        raise ValueError("expected a JSON object with matchers, comment and ends_at or duration")
+    unknown = set(payload) - {"matchers", "comment", "created_by", "starts_at", "ends_at",
+                              "duration"}
+    if unknown:
+        raise ValueError(f"unknown keys: {', '.join(sorted(unknown))}")
+    matchers = payload.get("matchers")
+    if not isinstance(matchers, list) or not all(isinstance(m, str) for m in matchers):
+        raise ValueError("matchers must be a list of strings (example: [\"site=HNI\"])")
+    starts_at = _when(payload.get("starts_at"), "starts_at") or now
+    if payload.get("ends_at") is not None:
+        ends_at = _when(payload["ends_at"], "ends_at")
+    elif payload.get("duration") is not None:
+        ends_at = starts_at + timedelta(seconds=parse_duration(payload["duration"]))
+    else:
+        raise ValueError("give ends_at (ISO 8601) or duration (examples: 30m, 2h)")
+    assert ends_at is not None
+    comment = payload.get("comment")
+    if not isinstance(comment, str):
+        raise ValueError("comment must be a string: why, and who to ask")
+    created_by = payload.get("created_by") or ""
+    return Silence.new(matchers, starts_at, ends_at, comment, str(created_by))
+
+
+def _when(value: object, key: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{key} must be an ISO 8601 time (example: 2026-12-01T22:00:00+07:00)")
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{key}: {value!r} is not an ISO 8601 time "
+                         "(example: 2026-12-01T22:00:00+07:00)") from None
+    if when.tzinfo is None:
+        raise ValueError(f"{key}: {value!r} has no time zone (add Z or +07:00)")
+    return when

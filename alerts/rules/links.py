@@ -25,6 +25,7 @@ __all__ = ["CounterAnomaly", "LinkDown", "LinkUtilisationHigh", "link_labels"]
 OPER_DOWN = (2, 7)
 """ifOperStatus down(2) and lowerLayerDown(7); dormant(5) and testing(3) are not outages."""
 ADMIN_UP = 1
+OPER_UP = 1
 OPER_NAMES = {1: "up", 2: "down", 3: "testing", 4: "unknown", 5: "dormant", 6: "notPresent",
               7: "lowerLayerDown"}
 _LABEL_TAGS = ("device", "site", "tier", "province", "link", "plane")
@@ -87,8 +88,11 @@ class LinkUtilisationHigh(RuleBase):
             if not opts.enabled:
                 continue
             threshold = opts.threshold_pct or float(f.get("threshold_pct", 50.0))
+            oper = f.get("oper_status")
             # Hysteresis: the Reporter remembers whether the link was firing.
-            if util >= threshold:
+            if oper is not None and oper != OPER_UP:
+                firing = False  # a link that is not up is link_down's business
+            elif util >= threshold:
                 firing = True
             elif report.was_firing(key):
                 clear = opts.clear_below_pct

@@ -211,3 +211,12 @@ def test_a_failing_rule_does_not_stop_the_others(caplog: pytest.LogCaptureFixtur
     result = eng.evaluate([link("pe-1", "ge-0/0/1", None, ts=at(0), oper=2)], now=at(0))
     assert [a.name for a in result.alerts] == ["link_down"]
     assert "rule broken failed" in caplog.text
+
+
+def test_a_link_that_goes_down_is_no_longer_over_its_threshold() -> None:
+    eng, rec = engine(rules={"link_utilisation_high": {"for": "1m"}}), Recorder()
+    run(eng, rec, [(0, 70.0), (60, 70.0)])
+    assert [a.state for a in rec.calls[-1][0]] == ["firing"]
+    result = eng.evaluate([link("pe-hni-1", "ge-0/0/1", 70.0, ts=at(120), oper=2)], now=at(120))
+    assert {a.name: a.state for a in result.alerts} == {
+        "link_utilisation_high": "resolved", "link_down": "firing"}
