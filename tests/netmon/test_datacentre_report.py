@@ -118,3 +118,31 @@ async def test_api_datacentre_serves_the_same():
         assert body == json.loads(json.dumps(build_report(samples())))
         resp = await c.get("/api/datacentre", params={"site": "DC-HCM"})
         assert [d["site"] for d in (await resp.json())["datacentres"]] == ["DC-HCM"]
+
+
+def test_netmon_poll_shows_a_ups(snmpsim_corpus, tmp_path: Path, capsys):
+    """``netmon poll`` of a data-centre target prints its UPS beside its links."""
+    secret = tmp_path / "community"
+    secret.write_text("abbups_abbups\n", encoding="utf-8")
+    secret.chmod(0o600)
+    config = tmp_path / "netmon.yaml"
+    config.write_text(f"""\
+state_dir: {tmp_path / 'state'}
+snmp_profiles:
+  rec: {{version: "2c", community: "file:community"}}
+targets:
+  - name: ups-abb
+    site: DC-HN
+    tier: datacentre
+    address: {snmpsim_corpus.host}
+    port: {snmpsim_corpus.port}
+    snmp: rec
+    collectors: [ups]
+""", encoding="utf-8")
+    assert main(["poll", "--config", str(config), "ups-abb", "--count", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "== DC-HN  (ok)" in out
+    assert "ups-abb" in out and "normal" in out and "452m" in out
+    assert main(["poll", "--config", str(config), "ups-abb", "--count", "1", "--json"]) == 0
+    (ups,) = json.loads(capsys.readouterr().out)["datacentre"][0]["ups"]
+    assert ups["runtime_s"] == 452 * 60 and ups["load_pct"] == 6
