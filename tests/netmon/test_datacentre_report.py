@@ -146,3 +146,32 @@ targets:
     assert main(["poll", "--config", str(config), "ups-abb", "--count", "1", "--json"]) == 0
     (ups,) = json.loads(capsys.readouterr().out)["datacentre"][0]["ups"]
     assert ups["runtime_s"] == 452 * 60 and ups["load_pct"] == 6
+
+
+def test_daemon_keeps_the_latest_reading_of_each_thing_and_forgets_a_removed_target(
+        tmp_path: Path):
+    from netmon.config import load_config
+    from netmon.daemon import Daemon, TargetState
+    from netmon.poll import PollResult
+
+    (tmp_path / "community").write_text("x\n", encoding="utf-8")
+    (tmp_path / "community").chmod(0o600)
+    config_path = tmp_path / "netmon.yaml"
+    config_path.write_text(f"""\
+state_dir: {tmp_path / 'state'}
+snmp_profiles:
+  p: {{version: "2c", community: "file:community"}}
+targets:
+  - {{name: ups-hn-2, site: DC-HN, tier: datacentre, address: 192.0.2.1, snmp: p}}
+""", encoding="utf-8")
+    config = load_config(config_path)
+    daemon = Daemon(config, config_path)
+    state = TargetState(config.target("ups-hn-2"))
+    older = [s for s in samples(NOW - timedelta(minutes=1)) if s.target == "ups-hn-2"]
+    newer = [s for s in samples(NOW) if s.target == "ups-hn-2"]
+    for batch in (older, newer):
+        daemon._record(state, PollResult("ups-hn-2", NOW, 0.1, batch))
+    (kept,) = daemon.state.datacentre.values()
+    assert kept.ts == NOW
+    daemon._forget("ups-hn-2")
+    assert daemon.state.datacentre == {}
