@@ -31,6 +31,9 @@ from netmon.snmp import SnmpAuthError, SnmpClient, SnmpError, SnmpSession, SnmpT
 
 log = logging.getLogger(__name__)
 
+_LOGGED_FAILURES: set[tuple[str, str, str]] = set()
+"""(target, collector, exception type) whose traceback was logged already."""
+
 
 @dataclass(slots=True)
 class PollResult:
@@ -108,7 +111,10 @@ async def poll_target(
                 except (ValueError, TypeError, KeyError, IndexError, ArithmeticError) as exc:
                     # A collector that cannot make sense of this agent's answer: the
                     # bug is recorded with its traceback, the other collectors go on.
-                    log.exception("%s: collector %s failed", target.name, collector.name)
+                    seen = (target.name, collector.name, type(exc).__name__)
+                    if seen not in _LOGGED_FAILURES:  # once, not every poll
+                        _LOGGED_FAILURES.add(seen)
+                        log.exception("%s: collector %s failed", target.name, collector.name)
                     failed.append((collector.name, f"{type(exc).__name__}: {exc}"))
     except SnmpError as exc:
         error = str(exc)
