@@ -93,7 +93,11 @@ class EntitySensorCollector:
             status = STATUS.get(as_int(row.get("entPhySensorOperStatus")) or 0, "unknown")
             raw = as_int(row.get("entPhySensorValue"))
             value: float | str | None
-            if raw is None:
+            if status == "unavailable":
+                # RFC 3433: the agent cannot read the sensor now; its value (often 0,
+                # e.g. the fans Arista lists without readings) means nothing.
+                value = None
+            elif raw is None:
                 value = None
                 partial.append(names[index])
             elif kind == "contact":

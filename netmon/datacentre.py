@@ -81,7 +81,7 @@ def _ups(s: Sample) -> dict[str, Any]:
 
 
 _SENSOR_STATUS = {"ok": "ok", "high_warning": "warning", "low_warning": "warning",
-                  "alarm": "warning", "unavailable": "warning", "high_critical": "critical",
+                  "alarm": "warning", "unavailable": "unknown", "high_critical": "critical",
                   "low_critical": "critical", "fault": "critical"}
 
 

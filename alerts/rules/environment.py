@@ -196,7 +196,7 @@ class HumidityOutOfRange(_SensorRule):
 
 class SensorFault(_SensorRule):
     """The device says the sensor itself failed (AKCP sensorError, ENTITY-SENSOR
-    nonoperational or unavailable)."""
+    nonoperational)."""
 
     name: ClassVar[str] = "sensor_fault"
 
@@ -205,7 +205,9 @@ class SensorFault(_SensorRule):
         status = s.fields.get("status")
         if status is None:
             return None
-        firing = status in ("fault", "unavailable")
+        # Only a sensor the device calls broken: ENTITY-SENSOR's "unavailable" (cannot
+        # read it now) is common for unpopulated or unreadable sensors and is not paged.
+        firing = status == "fault"
         kind = s.tags.get("kind", "")
         return firing, 1.0 if firing else 0.0, {
             "status": status, "kind": kind if kind in SENSOR_KINDS else "other"}

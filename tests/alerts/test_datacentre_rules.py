@@ -182,8 +182,9 @@ def test_humidity_both_sides_device_then_config():
 
 def test_sensor_fault():
     r = rule("sensor_fault")
-    assert [o.firing for s in (sensor(20.0), sensor(20.0, status="fault"))
-            for o in r.evaluate([s])] == [False, True]
+    assert [o.firing for s in (sensor(20.0), sensor(20.0, status="fault"),
+                               sensor(20.0, status="unavailable"))
+            for o in r.evaluate([s])] == [False, True, False]
     # a failed sensor's reading is not judged by temperature_high
     assert rule("temperature_high", high=10).evaluate([sensor(20.0, status="fault")]) == []
 

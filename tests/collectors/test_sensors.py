@@ -136,10 +136,13 @@ async def test_entity_sensor_real_recordings(snmpsim_dc, path):
     sensors = only(samples, SENSOR)
     types = ints_under(rec, f"{E}.1")
     values = ints_under(rec, f"{E}.4")
+    readable = {i for i, v in ints_under(rec, f"{E}.5").items() if v != 2}  # not unavailable
     assert len(sensors) == len(types) > 0
-    with_value = [s for s in sensors if any(k != "status" and k != "mib" and
-                                            k != "limits_from" for k in s.fields)]
-    assert len(with_value) == len(set(types) & set(values))
+    with_value = [s for s in sensors if set(s.fields) - {"status", "mib"}]
+    assert len(with_value) == len(set(types) & set(values) & readable)
+    for s in sensors:
+        if s.fields["status"] == "unavailable":
+            assert set(s.fields) == {"status", "mib"}
 
 
 @pytest.mark.parametrize("path", iot_files(), ids=rec_id)
