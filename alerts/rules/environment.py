@@ -54,11 +54,15 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("{kind} sensor {sensor} on {device} ({site}) reports a fault",
                "The {kind} sensor {sensor} on {device} at {site} reports status {status}: "
                "its readings cannot be trusted and its alerts cannot fire."),
-        "vi": ("Cảm biến {kind} {sensor} trên {device} ({site}) báo lỗi",
-               "Cảm biến {kind} {sensor} trên {device} tại {site} báo trạng thái {status}: "
+        "vi": ("Cảm biến {kind_vi} {sensor} trên {device} ({site}) báo lỗi",
+               "Cảm biến {kind_vi} {sensor} trên {device} tại {site} báo trạng thái {status}: "
                "không tin được số đo và không thể cảnh báo từ cảm biến này."),
     },
 }
+
+KIND_VI = {"temperature": "nhiệt độ", "humidity": "độ ẩm", "voltage": "điện áp",
+           "current": "dòng điện", "power": "công suất", "frequency": "tần số", "fan": "quạt",
+           "airflow": "luồng gió", "contact": "tiếp điểm", "other": "khác"}
 
 # Who set a device's limits (the sample's limits_from) -> how the annotation names them.
 DEVICE_SOURCES = {
@@ -209,8 +213,9 @@ class SensorFault(_SensorRule):
         # read it now) is common for unpopulated or unreadable sensors and is not paged.
         firing = status == "fault"
         kind = s.tags.get("kind", "")
+        kind = kind if kind in SENSOR_KINDS else "other"
         return firing, 1.0 if firing else 0.0, {
-            "status": status, "kind": kind if kind in SENSOR_KINDS else "other"}
+            "status": status, "kind": kind, "kind_vi": KIND_VI.get(kind, kind)}
 
 
 class SensorFaultOptions(DcOptions):

@@ -38,7 +38,7 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
                "{charge}."),
         "vi": ("UPS {device} ({site}) đang chạy bằng ắc quy {on_battery}, còn {runtime}",
                "{device} tại {site} ({tier}) đang cấp điện cho tải từ ắc quy: nguồn ra "
-               "{source}, chạy ắc quy {on_battery}, thời gian còn lại ước tính {runtime}, "
+               "{source_vi}, chạy ắc quy {on_battery}, thời gian còn lại ước tính {runtime}, "
                "dung lượng {charge}."),
     },
     "ups_battery_low": {
@@ -47,7 +47,7 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
                "estimated runtime {runtime}, output source {source})."),
         "vi": ("Ắc quy UPS {device} ({site}) {status_vi}: còn {runtime}",
                "{device} tại {site} báo trạng thái ắc quy {status_vi} (dung lượng {charge}, "
-               "thời gian còn lại ước tính {runtime}, nguồn ra {source})."),
+               "thời gian còn lại ước tính {runtime}, nguồn ra {source_vi})."),
     },
     "ups_runtime_low": {
         "en": ("UPS {device} ({site}): {runtime} runtime left, below the {limit_from} {floor}",
@@ -55,7 +55,7 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
                "{floor} (resolves at {clear}); output source {source}, load {load}."),
         "vi": ("UPS {device} ({site}): chỉ còn {runtime}, dưới {limit_from_vi} {floor}",
                "{device} tại {site} ước tính còn {runtime}, dưới {limit_from_vi} {floor} "
-               "(hết cảnh báo khi đạt {clear}); nguồn ra {source}, tải {load}."),
+               "(hết cảnh báo khi đạt {clear}); nguồn ra {source_vi}, tải {load}."),
     },
     "ups_overload": {
         "en": ("UPS {device} ({site}) output load {load_pct:g}% above the {limit_from} "
@@ -92,6 +92,8 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 STATUS_VI = {"low": "yếu", "depleted": "cạn", "fault": "lỗi"}
+SOURCE_VI = {"normal": "lưới điện", "battery": "ắc quy", "bypass": "bypass",
+             "booster": "tăng áp", "reducer": "giảm áp", "none": "không có", "other": "khác"}
 
 
 def _num(s: Sample, field: str) -> float | None:
@@ -110,6 +112,7 @@ def _context(s: Sample) -> dict[str, object]:
         "charge": f"{charge:g}%" if charge is not None else "?",
         "load": f"{load:g}%" if load is not None else "?",
         "source": s.fields.get("output_source", "?"),
+        "source_vi": SOURCE_VI.get(str(s.fields.get("output_source")), "?"),
     }
 
 
