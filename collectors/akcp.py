@@ -30,7 +30,7 @@ from collectors.common import (
     stamp,
     unique_names,
 )
-from netmon.model import Sample
+from netmon.model import SENSOR_LIMITS, Sample
 from netmon.plugins import register_collector
 from netmon.snmp import SnmpSession
 
@@ -55,7 +55,6 @@ SWITCH_COLUMNS = {f"{SWITCH}.1": "descr", f"{SWITCH}.3": "status", f"{SWITCH}.4"
 STATUS = {1: "unknown", 2: "ok", 3: "high_warning", 4: "high_critical", 5: "low_warning",
           6: "low_critical", 7: "fault"}
 ONLINE, OFFLINE = 1, 2
-LIMITS = ("high_warning", "high_critical", "low_warning", "low_critical")
 
 
 def _f_to_c(value: float) -> float:
@@ -106,7 +105,7 @@ class AkcpCollector:
             value = raw / 10.0
         else:
             value = float(whole) if whole is not None else None
-        limits = {k: float(v) for k in LIMITS
+        limits = {k: float(v) for k in SENSOR_LIMITS
                   if (v := as_int(row.get(k))) is not None}
         if kind == "temperature" and as_int(row.get("degree_type")) == 0:
             value = _f_to_c(value) if value is not None else None

@@ -59,8 +59,6 @@ STORAGE_TYPES = {
         "other", "ram", "virtual_memory", "fixed_disk", "removable_disk", "floppy_disk",
         "compact_disc", "ram_disk", "flash_memory", "network_disk"), start=1)
 }
-FILESYSTEM_TYPES = frozenset({"fixed_disk", "network_disk", "removable_disk", "flash_memory",
-                              "ram_disk"})
 
 
 def _unsigned32(value: int | None) -> int | None:

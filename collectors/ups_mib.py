@@ -67,7 +67,6 @@ SCALARS = {
     f"{UPS_MIB}.7.3.0": "upsTestResultsSummary",
     f"{UPS_MIB}.7.4.0": "upsTestResultsDetail",
 }
-_SCALAR_OID = {name: oid for oid, name in SCALARS.items()}
 
 INPUT_COLUMNS = {
     f"{UPS_MIB}.3.3.1.2": "upsInputFrequency",

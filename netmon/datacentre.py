@@ -26,7 +26,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from netmon.model import HOST, SENSOR, SENSOR_KINDS, UPS, Sample, sensor_field
+from netmon.model import (
+    FILESYSTEM_STORAGE_TYPES,
+    HOST,
+    SENSOR,
+    SENSOR_KINDS,
+    SENSOR_LIMITS,
+    UPS,
+    Sample,
+    sensor_field,
+)
 from netmon.plugins import register_report
 from netmon.units import parse_duration
 
@@ -37,7 +46,6 @@ RANK = {"critical": 0, "warning": 1, "unknown": 2, "ok": 3}
 RUNTIME_FLOOR_S = 600.0
 OVERLOAD_PCT = 80.0
 FILESYSTEM_PCT = 90.0
-FILESYSTEMS = {"fixed_disk", "network_disk", "removable_disk", "flash_memory", "ram_disk"}
 
 
 def _num(fields: Mapping[str, object], name: str) -> float | None:
@@ -89,8 +97,7 @@ def _sensor(s: Sample) -> dict[str, Any]:
     f = s.fields
     kind = s.tags.get("kind", "other")
     value = f.get(sensor_field(kind))
-    limits = {k: v for k in ("high_warning", "high_critical", "low_warning", "low_critical")
-              if (v := _num(f, sensor_field(kind, k))) is not None}
+    limits = {k: v for k in SENSOR_LIMITS if (v := _num(f, sensor_field(kind, k))) is not None}
     device_status = str(f.get("status", "unknown"))
     status = _SENSOR_STATUS.get(device_status, "unknown")
     # the device's own limits, in case its verdict lags its reading
@@ -117,9 +124,10 @@ def _servers(samples: list[Sample]) -> list[dict[str, Any]]:
             "uptime_s": None, "filesystems": [], "ts": s.ts.isoformat()})
         f = s.fields
         if "storage" in s.tags:
-            if s.tags.get("storage_type") in FILESYSTEMS and _num(f, "used_pct") is not None:
+            used = _num(f, "used_pct")
+            if s.tags.get("storage_type") in FILESYSTEM_STORAGE_TYPES and used is not None:
                 row["filesystems"].append({"storage": s.tags["storage"],
-                                           "used_pct": _num(f, "used_pct"),
+                                           "used_pct": used,
                                            "size_bytes": _num(f, "size_bytes")})
         elif "cpu" not in s.tags:
             row["cpu_load_pct"] = _num(f, "cpu_load_pct")

@@ -52,6 +52,9 @@ SENSOR_KINDS: dict[str, tuple[str, str, str]] = {
     "other": ("value", "", ""),
 }
 SENSOR_LIMITS = ("high_warning", "high_critical", "low_warning", "low_critical")
+FILESYSTEM_STORAGE_TYPES = frozenset({"fixed_disk", "network_disk", "removable_disk",
+                                      "flash_memory", "ram_disk"})
+"""``host`` samples' ``storage_type`` values that are filesystems (not RAM or swap)."""
 
 
 def sensor_field(kind: str, prefix: str = "") -> str:

@@ -13,14 +13,12 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from alerts.rules.shipped import DcOptions, DcOverride, DcRule, configured, dc_labels, shipped
-from netmon.model import HOST, Sample
+from netmon.model import FILESYSTEM_STORAGE_TYPES, HOST, Sample
 from netmon.plugins import register_rule
 from netmon.units import Percent
 
 __all__ = ["FilesystemFull"]
 
-FILESYSTEMS = frozenset({"fixed_disk", "network_disk", "removable_disk", "flash_memory",
-                         "ram_disk"})
 
 TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     "filesystem_full": {
@@ -64,7 +62,7 @@ class FilesystemFull(DcRule):
 
     def judge(self, s: Sample, opts: Any, key: tuple[str, ...]
               ) -> tuple[bool, float, dict[str, object]] | None:
-        if s.tags.get("storage_type") not in FILESYSTEMS:
+        if s.tags.get("storage_type") not in FILESYSTEM_STORAGE_TYPES:
             return None
         used = s.fields.get("used_pct")
         if not isinstance(used, int | float):
