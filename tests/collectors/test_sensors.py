@@ -155,6 +155,6 @@ async def test_geist_within_recording(snmpsim_dc, path):
              if s.tags["kind"] == "temperature" and "dew" not in n}
     assert set(temps) == {"Watchdog Rack 01", "Above Rack 02", "Above Rack 03"}
     assert all(10.0 <= v < 40.0 for v in temps.values()), temps
-    assert all(v * 10 == int(v * 10) for v in temps.values())  # tenths of a degree
+    assert all(abs(v * 10 - round(v * 10)) < 1e-6 for v in temps.values())  # tenths
     assert 25 <= got["Watchdog Rack 01 humidity"].fields["humidity_pct"] < 75
     assert got["Watchdog Rack 01 dew point"].fields["temperature_c"] == 0.8
