@@ -11,8 +11,11 @@ module must be imported above that line.
 
 from alerts import dispatch as _dispatch  # noqa: F401  ("notifications", the receivers)
 from alerts.rules import devices as _devices  # noqa: F401  (registers the device rules)
+from alerts.rules import environment as _environment  # noqa: F401  (data-centre sensors)
 from alerts.rules import links as _links  # noqa: F401  (registers the link rules)
 from alerts.rules import planes as _planes  # noqa: F401  (registers the plane-pair rules)
+from alerts.rules import servers as _servers  # noqa: F401  (data-centre servers)
+from alerts.rules import ups as _ups  # noqa: F401  (data-centre UPSes)
 from alerts.settings import alerts_section as _alerts_section
 from netmon.plugins import register_section as _register_section
 

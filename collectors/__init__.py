@@ -5,4 +5,12 @@ model and SNMP session only, never on alerts/.
 """
 
 # Importing a collector module registers it (netmon.plugins); list each one here.
-from collectors import interfaces  # noqa: F401
+from collectors import (  # noqa: F401
+    akcp,
+    apc,
+    entity_sensor,
+    geist,
+    host_resources,
+    interfaces,
+    ups_mib,
+)

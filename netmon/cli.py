@@ -91,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
         one.add_argument("--config", type=Path, default=None)
         plugin.add_arguments(one)
         one.set_defaults(report_run=plugin.run)
+
     al = sub.add_parser("alerts", help="list the running daemon's alerts (state, since, value)")
     al.add_argument("--config", type=Path, default=None)
     al.add_argument("--state", action="append", default=[],

@@ -272,6 +272,17 @@ class SettingsBase(BaseModel):
     include: list[str] = Field(default_factory=list)
     snmp_profiles: dict[str, SnmpCredentials] = Field(default_factory=dict)
     defaults: TargetDefaults = Field(default_factory=TargetDefaults)
+    tier_defaults: dict[Tier, TargetDefaults] = Field(default_factory=dict)
+    """Per tier, over ``defaults:`` of the main file (target files' ``defaults:`` and
+    the target itself still win)."""
+
+
+def tier_collectors(tier: str) -> tuple[str, ...]:
+    """The collectors of a target of ``tier`` that names none anywhere: ``interfaces``
+    plus every collector registered for that tier (``register_collector(tiers=...)``)."""
+    extra = sorted(name for name, plugin in plugins.collectors().items()
+                   if tier in plugin.tiers and name != "interfaces")
+    return ("interfaces", *extra)
 
 
 @functools.cache
@@ -647,6 +658,8 @@ class _Loader:
         self.profiles: dict[str, SnmpV2c | SnmpV3] = {}
         self.defined: set[str] = set()
         self.targets: list[tuple[Target, _Doc, YamlPath]] = []
+        self.main_doc: _Doc | None = None
+        self.tier_defaults: dict[str, _Defaults] = {}
 
     # ---- reporting
 
@@ -681,6 +694,14 @@ class _Loader:
     ) -> None:
         """Translate pydantic's errors; never uses pydantic's ``input`` (it may be a secret)."""
         for err in exc.errors(include_url=False, include_input=False):
+            if err["loc"] and err["loc"][-1] == "[key]":
+                # A mapping's key failed (tier_defaults: {data-centre: ...}): point at the key.
+                doc, ypath = locate(tuple(err["loc"][:-1]))
+                expected = str((err.get("ctx") or {}).get("expected", "")).replace("'", "").replace(
+                    " or ", ", ")
+                self.at(doc, ypath, f"'{ypath[-1]}' is not one of: {expected}" if expected
+                        else f"'{ypath[-1]}': {err['msg']}", at_key=True)
+                continue
             path, owner, final = _walk(root, err["loc"])
             kind = err["type"]
             ctx = err.get("ctx") or {}
@@ -831,6 +852,16 @@ class _Loader:
             lambda ctx: model.model_validate(settings_input, context=ctx), context,
             lambda exc: self.report(exc, model, _within(main, ()), extra_keys=("targets",)))
 
+        self.main_doc = main
+        raw_tiers = data.get("tier_defaults")
+        if isinstance(raw_tiers, dict):
+            for tier, raw in raw_tiers.items():
+                if isinstance(raw, dict):
+                    self.tier_defaults[str(tier)] = {
+                        key: (value, main, ("tier_defaults", tier, key))
+                        for key, value in raw.items() if key in _DEFAULT_KEYS}
+                    if isinstance(raw.get("snmp"), str):
+                        self.profile_name(raw["snmp"], main, ("tier_defaults", tier, "snmp"))
         main_defaults = self.defaults(main, data.get("defaults"), {}, validate=False)
         self.target_list(main, data.get("targets"), main_defaults)
         self.includes(main, data.get("include"), main_defaults)
@@ -956,12 +987,21 @@ class _Loader:
             return
         effective: dict[str, Any] = {}
         origin: dict[str, tuple[_Doc, YamlPath]] = {}
-        for key, (value, odoc, opath) in defaults.items():
-            effective[key] = value
-            origin[key] = (odoc, opath)
+        tier = raw.get("tier")
+        # main file's defaults < tier_defaults.<tier> < target file's defaults < target
+        main_level = {k: v for k, v in defaults.items() if v[1] is self.main_doc}
+        file_level = {k: v for k, v in defaults.items() if v[1] is not self.main_doc}
+        tier_level = self.tier_defaults.get(tier, {}) if isinstance(tier, str) else {}
+        for level in (main_level, tier_level, file_level):
+            for key, (value, odoc, opath) in level.items():
+                effective[key] = value
+                origin[key] = (odoc, opath)
         for key, value in raw.items():
             effective[key] = value
             origin[key] = (doc, (*path, key))
+        if "collectors" not in effective and isinstance(tier, str):
+            effective["collectors"] = list(tier_collectors(tier))
+            origin["collectors"] = (doc, (*path, "tier"))
 
         snmp_ok = False
         if "snmp" not in effective:

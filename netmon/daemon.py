@@ -34,7 +34,7 @@ from alerts.dispatch import Dispatcher
 from alerts.service import AlertService
 from netmon.capacity.recorder import CapacityRecorder
 from netmon.config import Config, ConfigError, Target, load_config
-from netmon.model import INTERFACE, POLL_ISSUE, Collector, Sink
+from netmon.model import HOST, INTERFACE, POLL_ISSUE, SENSOR, UPS, Collector, Sink
 from netmon.poll import PollResult, build_collectors, collectors_for, open_session, poll_target
 from netmon.rates import RateEngine
 from netmon.sdnotify import SdNotifier
@@ -43,6 +43,8 @@ from netmon.snmp import SnmpClient, SnmpSession
 from netmon.state import DaemonState, TargetState
 
 log = logging.getLogger(__name__)
+
+DATACENTRE_MEASUREMENTS = frozenset({UPS, SENSOR, HOST})
 
 STOP_BUDGET_S = 10.0
 POLL_GRACE_S = 2.5
@@ -192,6 +194,9 @@ class Daemon:
         for s in result.samples:
             if s.measurement == INTERFACE:
                 self.state.links[(result.target, s.tags.get("ifName", ""))] = s
+            elif s.measurement in DATACENTRE_MEASUREMENTS:
+                key = (result.target, s.measurement, tuple(sorted(s.tags.items())))
+                self.state.datacentre[key] = s
         return changed
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -319,6 +324,8 @@ class Daemon:
         self._sessions.pop(name, None)
         for key in [k for k in self.state.links if k[0] == name]:
             del self.state.links[key]
+        for dkey in [k for k in self.state.datacentre if k[0] == name]:
+            del self.state.datacentre[dkey]
 
     async def stop(self) -> None:
         self.notifier.stopping()

@@ -17,6 +17,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from alerts.silences import parse_matcher, silence_from_json
+from netmon.datacentre import build_report  # (importing it registers `netmon report datacentre`)
 from netmon.plugins import register_section
 from netmon.secrets import Secret
 
@@ -344,6 +345,13 @@ def build_app(state: DaemonState, options: HttpOptions) -> web.Application:
     app.router.add_get("/api/silences", silences)
     app.router.add_post("/api/silences", add_silence)
     app.router.add_delete("/api/silences/{id}", expire_silence)
+
+    async def datacentre(request: web.Request) -> web.Response:
+        # Every UPS, sensor and server per data centre, worst first (netmon.datacentre).
+        site = request.query.get("site") or None
+        return web.json_response(build_report(list(state.datacentre.values()), site=site))
+
+    app.router.add_get("/api/datacentre", datacentre)
     return app
 
 

@@ -30,6 +30,40 @@ ALERT = "alert"
 """Alert events (fired, resolved), written to the sinks for history."""
 SPOOL = "spool"
 """A sink's spool figures, handed to the alert engine each evaluation (never stored)."""
+UPS = "ups"
+"""One UPS: battery, input/output lines, source, load, alarms (UPS-MIB or APC PowerNet)."""
+SENSOR = "sensor"
+"""One environment sensor (temperature, humidity, contact ...), tagged sensor and unit."""
+HOST = "host"
+"""A server's CPU, memory and filesystems (HOST-RESOURCES-MIB)."""
+
+# Sensor kinds: kind -> (field suffix, unit tag, unit as people write it). The
+# value field is ``<kind>_<suffix>`` (``temperature_c``) and the device's own
+# limits ``high_warning_<suffix>``, ``high_critical_<suffix>``,
+# ``low_warning_<suffix>``, ``low_critical_<suffix>``, all in the same unit.
+SENSOR_KINDS: dict[str, tuple[str, str, str]] = {
+    "temperature": ("c", "C", "°C"),
+    "humidity": ("pct", "%RH", "%RH"),
+    "voltage": ("v", "V", "V"),
+    "current": ("a", "A", "A"),
+    "power": ("w", "W", "W"),
+    "frequency": ("hz", "Hz", "Hz"),
+    "fan": ("rpm", "rpm", "rpm"),
+    "airflow": ("cmm", "cmm", "m³/min"),
+    "contact": ("state", "", ""),
+    "other": ("value", "", ""),
+}
+SENSOR_LIMITS = ("high_warning", "high_critical", "low_warning", "low_critical")
+FILESYSTEM_STORAGE_TYPES = frozenset({"fixed_disk", "network_disk", "removable_disk",
+                                      "flash_memory", "ram_disk"})
+"""``host`` samples' ``storage_type`` values that are filesystems (not RAM or swap)."""
+
+
+def sensor_field(kind: str, prefix: str = "") -> str:
+    """The field holding a sensor's value (``temperature_c``) or, with ``prefix``
+    (``high_warning``), one of its limits (``high_warning_c``)."""
+    suffix = SENSOR_KINDS.get(kind, SENSOR_KINDS["other"])[0]
+    return f"{prefix or kind}_{suffix}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,8 @@ class CollectorPlugin:
     name: str
     factory: Callable[[Any], Any]
     section: str | None = None
+    tiers: tuple[str, ...] = ()
+    """Tiers whose targets run this collector when they name no ``collectors``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +99,12 @@ def register_section(name: str, options: type[BaseModel]) -> None:
 
 
 def register_collector(name: str, factory: Callable[[Any], Any], *,
-                       section: str | None = None) -> None:
+                       section: str | None = None, tiers: tuple[str, ...] = ()) -> None:
     known = _collectors.get(name)
-    if known is not None and (known.factory is not factory or known.section != section):
+    if known is not None and (known.factory is not factory or known.section != section
+                              or known.tiers != tiers):
         raise ValueError(f"collector {name!r} is registered twice")
-    _collectors[name] = CollectorPlugin(name, factory, section)
+    _collectors[name] = CollectorPlugin(name, factory, section, tiers)
 
 
 def _register(table: dict[str, Plugin], kind: str, plugin: Plugin) -> None:

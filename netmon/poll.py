@@ -6,6 +6,13 @@ The scheduler (netmon.daemon) and ``netmon poll`` both come through here. A
 device that fails yields a ``device`` sample with ``reachable=false`` and its
 error; it never raises into the caller, so one dead router cannot stop the
 others.
+
+Collectors are isolated from each other within a poll: a collector whose
+MIB the agent refuses (an SNMP error status, a malformed or too-big answer)
+or whose data it cannot make sense of becomes a ``poll_issue`` naming the
+collector, and the other collectors' samples are kept. An unreachable device
+(timeout, authentication failure) still fails the whole poll, as does a poll
+in which every collector failed.
 """
 
 from __future__ import annotations
@@ -20,9 +27,12 @@ from netmon import plugins
 from netmon.config import Target
 from netmon.model import DEVICE, INTERFACE, POLL_ISSUE, Collector, Sample
 from netmon.rates import RateEngine
-from netmon.snmp import SnmpClient, SnmpError, SnmpSession
+from netmon.snmp import SnmpAuthError, SnmpClient, SnmpError, SnmpSession, SnmpTimeout
 
 log = logging.getLogger(__name__)
+
+_LOGGED_FAILURES: set[tuple[str, str, str]] = set()
+"""(target, collector, exception type) whose traceback was logged already."""
 
 
 @dataclass(slots=True)
@@ -88,13 +98,31 @@ async def poll_target(
     started = time.monotonic()
     raw: list[Sample] = []
     error: str | None = None
+    failed: list[tuple[str, str]] = []  # (collector, why)
     try:
         async with session.deadline():
             for collector in collectors:
-                raw.extend(await collector.collect(session, target))
+                try:
+                    raw.extend(await collector.collect(session, target))
+                except (SnmpTimeout, SnmpAuthError):
+                    raise  # the device is unreachable: nothing else will answer either
+                except SnmpError as exc:
+                    failed.append((collector.name, exc.reason))
+                except (ValueError, TypeError, KeyError, IndexError, ArithmeticError) as exc:
+                    # A collector that cannot make sense of this agent's answer: the
+                    # bug is recorded with its traceback, the other collectors go on.
+                    seen = (target.name, collector.name, type(exc).__name__)
+                    if seen not in _LOGGED_FAILURES:  # once, not every poll
+                        _LOGGED_FAILURES.add(seen)
+                        log.exception("%s: collector %s failed", target.name, collector.name)
+                    failed.append((collector.name, f"{type(exc).__name__}: {exc}"))
     except SnmpError as exc:
         error = str(exc)
         log.debug("poll failed: %s", error)  # callers report it (once, on change)
+    if error is None and failed and len(failed) == len(collectors):
+        error = f"{target.name}: {failed[0][1]}" if len(failed) == 1 else (
+            f"{target.name}: every collector failed: "
+            + "; ".join(f"{name}: {why}" for name, why in failed))
     duration = time.monotonic() - started
     now = datetime.now(UTC)
     stamp = slot or now
@@ -112,6 +140,11 @@ async def poll_target(
     if error is not None:
         device_fields["error"] = error
         kept = []  # a partial set of counters from a failed poll is not trusted
+    else:
+        for name, why in failed:
+            message = f"collector {name} failed: {why}"
+            kept.append(Sample(target.name, POLL_ISSUE, _device_tags(target),
+                               {"message": message}, now))
     derived = engine.process(kept, slot)
     # Collectors report issues, and so does the rate step (speed_mismatch).
     issues = [str(s.fields.get("message", "")) for s in derived if s.measurement == POLL_ISSUE]

@@ -12,6 +12,7 @@ import time
 from typing import Any, TextIO
 
 from netmon.config import Config
+from netmon.datacentre import build_report, render_table
 from netmon.model import Sample
 from netmon.poll import PollResult, build_collectors, collectors_for, open_session, poll_target
 from netmon.rates import RateEngine
@@ -48,12 +49,16 @@ def _resets(samples: list[Sample]) -> list[str]:
 
 def to_json(result: PollResult) -> str:
     errors = ([result.error] if result.error else []) + result.issues + _resets(result.samples)
-    return json.dumps({
+    out = {
         "target": result.target,
         "ts": result.ts.isoformat(),
         "links": link_rows(result),
         "errors": errors,
-    })
+    }
+    datacentre = build_report(result.samples)["datacentres"]
+    if datacentre:  # UPS, sensor and server readings (netmon.datacentre)
+        out["datacentre"] = datacentre
+    return json.dumps(out)
 
 
 def _mbps(v: object) -> str:
@@ -91,6 +96,9 @@ def to_table(result: PollResult) -> str:
         cells = [c.rjust(w) if i in numeric else c.ljust(w)
                  for i, (c, w) in enumerate(zip(row, widths, strict=True))]
         lines.append("  ".join(cells).rstrip())
+    report = build_report(result.samples)
+    if report["datacentres"]:  # UPS, sensor and server readings (netmon.datacentre)
+        lines.append(render_table(report).rstrip("\n"))
     for text in result.issues + _resets(result.samples):
         lines.append(f"! {text}")
     return "\n".join(lines)

@@ -43,6 +43,9 @@ class DaemonState:
     started_mono: float = field(default_factory=time.monotonic)
     targets: dict[str, TargetState] = field(default_factory=dict)
     links: dict[tuple[str, str], Sample] = field(default_factory=dict)
+    datacentre: dict[tuple[str, str, tuple[tuple[str, str], ...]], Sample] = field(
+        default_factory=dict)
+    """Latest ups/sensor/host sample per (target, measurement, tags): /api/datacentre."""
     sinks: Sequence[Sink] = ()
     alerts: AlertService | None = None
     scheduler_running: bool = False

@@ -465,7 +465,8 @@ def test_shipped_example_config_loads() -> None:
     config = load_config(EXAMPLE)
     targets = {t.name: t for t in config.targets}
     assert [p.name for p in config.files] == [
-        "netmon.yaml", "backbone.yaml", "districts.yaml", "ministries.yaml", "provinces.yaml",
+        "netmon.yaml", "backbone.yaml", "datacentre.yaml", "districts.yaml", "ministries.yaml",
+        "provinces.yaml",
     ]
     assert {t.tier for t in config.targets} == {
         "backbone", "ministry", "province", "district", "datacentre",
@@ -499,6 +500,11 @@ def test_shipped_example_config_loads() -> None:
     assert any(":" in t.address for t in config.targets)  # IPv6
     assert config.settings.interfaces.meta_refresh_s == 900.0
     assert config.settings.storage.local.retention_s == 30 * 86400.0
+    # the data centre: tier defaults, unless a target names its collectors
+    assert targets["dc-probe-row1"].collectors == (
+        "interfaces", "akcp", "apc", "entity_sensor", "geist", "host", "ups")
+    assert targets["dc-ups-b"].collectors == ("apc",)
+    assert targets["dc-edge-1"].collectors == ("interfaces",)
     with pytest.raises(KeyError):
         config.target("no-such-router")
 
@@ -507,7 +513,7 @@ def test_shipped_example_config_loads() -> None:
 def test_check_config_ok(capsys: pytest.CaptureFixture[str]) -> None:
     assert check_config(EXAMPLE) == 0
     out, err = capsys.readouterr()
-    assert out == "OK: 15 targets, 23 links in 5 files\n"
+    assert out == "OK: 19 targets, 23 links in 6 files\n"
     assert err == ""
 
 
@@ -559,7 +565,8 @@ targets:
         f"{main}:10:11: storage.local.retension: unknown key 'retension' "
         "(expected one of: retention); did you mean 'retention'?",
         f"{main}:16:17: targets[0].collectors: unknown collector 'interfacs' "
-        "(known: interfaces); did you mean 'interfaces'?",
+        "(known: akcp, apc, entity_sensor, geist, host, interfaces, ups); "
+        "did you mean 'interfaces'?",
     ]
 
 
@@ -586,7 +593,7 @@ def test_unresolvable_secrets_are_warnings_when_not_strict(
         "38:15 snmp_profiles.backbone-v3.priv_key",
     ]
     # Everything else is still checked, through placeholders that never leave check-config.
-    assert len(config.targets) == 15
+    assert len(config.targets) == 19
     core = config.target("core-a-1")
     assert isinstance(core.snmp, SnmpV3) and isinstance(core.snmp.auth_key, UnresolvedSecret)
 
