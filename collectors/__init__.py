@@ -5,4 +5,7 @@ model and SNMP session only, never on alerts/.
 """
 
 # Importing a collector module registers it (netmon.plugins); list each one here.
-from collectors import interfaces  # noqa: F401
+from collectors import (
+    interfaces,  # noqa: F401
+    ipv6,  # noqa: F401
+)

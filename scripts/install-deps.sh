@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything netmon and its tests need on a Debian machine (run as root):
 #  - Debian packages for the real test peers (Net-SNMP snmpd, VictoriaMetrics,
-#    Alertmanager, systemd-analyze) and python3-venv;
+#    Alertmanager, systemd-analyze, dnsmasq) and python3-venv;
 #  - a separate venv on /usr/bin/python3 for snmpsim: it drops privileges to
 #    'nobody', which must be able to read the interpreter;
 #  - the project itself, with its test extras, in ./.venv.
@@ -15,7 +15,8 @@ PY=${PYTHON:-python3}
 
 need_apt=0
 for bin in /usr/sbin/snmpd /usr/bin/snmpget /usr/bin/victoria-metrics \
-           /usr/bin/prometheus-alertmanager /usr/bin/systemd-analyze /usr/bin/sqlite3; do
+           /usr/bin/prometheus-alertmanager /usr/bin/systemd-analyze /usr/bin/sqlite3 \
+           /usr/sbin/dnsmasq; do
   [ -x "$bin" ] || need_apt=1
 done
 /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt=1
@@ -24,11 +25,12 @@ if [ "$need_apt" = 1 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends \
-    snmpd snmp victoria-metrics prometheus-alertmanager systemd python3-venv sqlite3 \
+    snmpd snmp victoria-metrics prometheus-alertmanager systemd python3-venv sqlite3 dnsmasq-base \
     >/dev/null
 fi
 # The Debian snmpd and victoria-metrics packages may start system services; the
-# tests run their own instances on free loopback ports and need none of them.
+# tests run their own instances on free loopback ports and need none of them
+# (dnsmasq-base is dnsmasq without its system service).
 
 if [ ! -x "$SIM_VENV/bin/snmpsim-command-responder" ] \
    || ! "$SIM_VENV/bin/python" -c 'import snmpsim_data' 2>/dev/null; then

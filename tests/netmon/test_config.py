@@ -140,7 +140,7 @@ BAD = [
     ]),
     ("bad/top_level_typo.yaml", [
         "bad/top_level_typo.yaml:2:1: inlcude: unknown key 'inlcude' (expected one of: defaults, "
-        "http, include, interfaces, log_level, snmp_profiles, state_dir, storage, targets); "
+        "http, include, interfaces, ipv6, log_level, snmp_profiles, state_dir, storage, targets); "
         "did you mean 'include'?",
         "bad/top_level_typo.yaml:3:12: log_level: "
         "'verbose' is not one of: debug, info, warning, error",
@@ -541,7 +541,7 @@ targets:
         f"{main}:10:11: storage.local.retension: unknown key 'retension' "
         "(expected one of: retention); did you mean 'retention'?",
         f"{main}:16:17: targets[0].collectors: unknown collector 'interfacs' "
-        "(known: interfaces); did you mean 'interfaces'?",
+        "(known: interfaces, ipv6); did you mean 'interfaces'?",
     ]
 
 
