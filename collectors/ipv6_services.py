@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -176,7 +177,8 @@ def _err(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLError):
         return f"TLS failed ({exc.reason or exc})"
     if isinstance(exc, OSError):
-        return exc.strerror or str(exc)
+        # asyncio words a refused connection "Connect call failed (...)": say what errno says.
+        return os.strerror(exc.errno) if exc.errno else exc.strerror or str(exc)
     return str(exc)
 
 

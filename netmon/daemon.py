@@ -38,7 +38,7 @@ from netmon.poll import PollResult, build_collectors, collectors_for, open_sessi
 from netmon.rates import RateEngine
 from netmon.sdnotify import SdNotifier
 from netmon.sinks.build import build_sinks
-from netmon.snmp import SnmpClient, SnmpSession
+from netmon.snmp import SnmpClient, SnmpError, SnmpSession
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,12 @@ class StartupError(Exception):
 def slot_offset_s(name: str, interval_s: float) -> float:
     """Deterministic place of a target within its interval (same on every poller)."""
     return (zlib.crc32(name.encode()) % 10_000) / 10_000 * interval_s
+
+
+def own_interval_s(collector: object) -> float | None:
+    """A collector that runs apart from traffic polling says how often (``interval_s``)."""
+    interval = getattr(collector, "interval_s", None)
+    return float(interval) if isinstance(interval, int | float) and interval > 0 else None
 
 
 def slot_for(now: float, interval_s: float, offset_s: float) -> float:
@@ -84,6 +90,8 @@ class DaemonState:
     started_mono: float = field(default_factory=time.monotonic)
     targets: dict[str, TargetState] = field(default_factory=dict)
     links: dict[tuple[str, str], Sample] = field(default_factory=dict)
+    periodic: dict[tuple[str, str], list[Sample]] = field(default_factory=dict)
+    """(target, collector) -> the latest samples of a collector on its own interval (ipv6)."""
     sinks: Sequence[Sink] = ()
     scheduler_running: bool = False
     reloads: int = 0
@@ -155,6 +163,47 @@ class Daemon:
         self.state.targets.setdefault(target.name, TargetState(target)).target = target
         assert self._client is not None
         self._sessions[target.name] = open_session(self._client, target)
+        self._schedule_own_intervals(target)
+
+    def _schedule_own_intervals(self, target: Target) -> None:
+        """Collectors with their own ``interval_s`` (ipv6: 1 h) get a job of their own per
+        target, ``<target>@<collector>``, apart from traffic polling. The first run comes
+        within 5 minutes of the start (spread by name), then one per interval."""
+        assert self.scheduler is not None
+        for name, collector in self.collectors.items():
+            interval = own_interval_s(collector)
+            job_id = f"{target.name}@{name}"
+            if interval is None:
+                continue
+            if name not in target.collectors:
+                if self.scheduler.get_job(job_id) is not None:
+                    self.scheduler.remove_job(job_id)
+                continue
+            first = time.time() + slot_offset_s(job_id, min(interval, 300.0))
+            self.scheduler.add_job(
+                self._periodic_job, IntervalTrigger(
+                    seconds=interval, start_date=datetime.fromtimestamp(first, UTC)),
+                args=[target.name, name], id=job_id, name=f"{name} {target.name}",
+                max_instances=1, coalesce=True, misfire_grace_time=max(1, int(interval / 2)),
+                replace_existing=True,
+            )
+
+    async def _periodic_job(self, name: str, collector_name: str) -> None:
+        """One run of an own-interval collector; its samples go to the sinks as they are."""
+        ts_state = self.state.targets.get(name)
+        session = self._sessions.get(name)
+        collector = self.collectors.get(collector_name)
+        if ts_state is None or session is None or collector is None:
+            return
+        try:
+            async with session.deadline():
+                samples = await collector.collect(session, ts_state.target)
+        except SnmpError as exc:
+            log.warning("%s: %s failed: %s", name, collector_name, exc)
+            return
+        self.state.periodic[(name, collector_name)] = samples
+        for sink in self.sinks:
+            await sink.write(samples)
 
     def _on_skipped(self, event: JobExecutionEvent) -> None:
         ts = self.state.targets.get(event.job_id)
@@ -182,8 +231,10 @@ class Daemon:
             now = time.time()
             slot = slot_for(now, target.interval_s, slot_offset_s(name, target.interval_s))
             ts_state.last_attempt_mono = time.monotonic()
+            polled = [c for c in collectors_for(target, self.collectors)
+                      if own_interval_s(c) is None]
             result = await poll_target(
-                session, target, collectors_for(target, self.collectors), self.engine,
+                session, target, polled, self.engine,
                 slot=datetime.fromtimestamp(slot, UTC),
             )
             samples = result.samples
@@ -300,6 +351,9 @@ class Daemon:
         assert self.scheduler is not None
         for name in old.keys() - fresh.keys():
             self.scheduler.remove_job(name)
+            for collector in old[name].collectors:
+                if self.scheduler.get_job(f"{name}@{collector}") is not None:
+                    self.scheduler.remove_job(f"{name}@{collector}")
             self._forget(name)
             self.state.targets.pop(name, None)
         for name, target in fresh.items():
@@ -335,6 +389,8 @@ class Daemon:
         self._sessions.pop(name, None)
         for key in [k for k in self.state.links if k[0] == name]:
             del self.state.links[key]
+        for key in [k for k in self.state.periodic if k[0] == name]:
+            del self.state.periodic[key]
 
     async def stop(self) -> None:
         self.notifier.stopping()
