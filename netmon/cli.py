@@ -62,6 +62,16 @@ def _parser() -> argparse.ArgumentParser:
     qu.add_argument("--field", help="e.g. util_pct, in_bps")
     qu.add_argument("--measurement", default="interface")
     qu.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    rep = sub.add_parser("report", help="print a report")
+    reports = rep.add_subparsers(dest="report", required=True)
+    r6 = reports.add_parser(
+        "ipv6", help="IPv6 readiness of devices and agency services, rolled up per "
+                     "tier, province, site and agency (checks every ipv6 target now)")
+    r6.add_argument("--config", type=Path, default=None)
+    r6.add_argument("--tier", choices=("backbone", "ministry", "province", "district",
+                                       "datacentre"))
+    r6.add_argument("--format", choices=("table", "csv", "json"), default="table")
     return p
 
 
@@ -111,7 +121,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
     if args.command == "query":
         return _query(args)
+    if args.command == "report" and args.report == "ipv6":
+        return _report_ipv6(args)
     return 2
+
+
+def _report_ipv6(args: argparse.Namespace) -> int:
+    from netmon.ipv6report import build_report, collect_now, ipv6_targets, render
+
+    config = _load(_config_path(args.config))
+    if config is None:
+        return 1
+    targets = ipv6_targets(config, args.tier)
+    if not targets:
+        print("no target lists the ipv6 collector" + (f" in tier {args.tier}" if args.tier
+              else ""), file=sys.stderr)
+        return 1
+    samples = asyncio.run(collect_now(config, targets))
+    sys.stdout.write(render(build_report(samples, tier=args.tier), args.format))
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

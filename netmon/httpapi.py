@@ -201,10 +201,18 @@ def build_app(state: DaemonState, options: HttpOptions) -> web.Application:
             })
         return web.json_response({"links": rows})
 
+    async def ipv6(request: web.Request) -> web.Response:
+        from netmon.ipv6report import build_report
+
+        samples = [s for (_, name), got in state.periodic.items() if name == "ipv6"
+                   for s in got]
+        return web.json_response(build_report(samples, tier=request.query.get("tier")))
+
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/targets", targets)
     app.router.add_get("/api/links", links)
+    app.router.add_get("/api/ipv6", ipv6)
     return app
 
 
