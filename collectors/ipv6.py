@@ -53,7 +53,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from collectors.interfaces import COL as IF_COL
 from collectors.interfaces import discover_interfaces, match_links
 from collectors.ipv6_services import ServiceChecker, check_services
-from netmon.model import IPV6_READINESS, POLL_ISSUE, Sample
+from netmon.model import IPV6_LINK, IPV6_READINESS, POLL_ISSUE, Sample
 from netmon.plugins import register_collector, register_section
 from netmon.rates import Rates, Reading, assess
 from netmon.snmp import NoSuch, SnmpError, SnmpSession
@@ -612,6 +612,7 @@ class Ipv6Collector:
             samples.append(Sample(target.name, IPV6_READINESS, tags, {"error": str(exc)}, ts))
         else:
             samples.append(readiness_sample(target, dev, ts))
+            samples.extend(link_samples(target, dev, ts))
             samples.extend(Sample(target.name, POLL_ISSUE, device_tags(target),
                                   {"message": f"ipv6: {text}"}, ts) for text in dev.link_issues)
         if target.services:
@@ -771,6 +772,30 @@ def readiness_sample(target: Target, dev: Ipv6Device, ts: datetime) -> Sample:
     if t.counter_bits is not None:
         fields["counter_bits"] = t.counter_bits
     return Sample(target.name, IPV6_READINESS, device_tags(target), fields, ts)
+
+
+def link_samples(target: Target, dev: Ipv6Device, ts: datetime) -> list[Sample]:
+    """IPv6 rates on each configured uplink/plane link, from ipIfStatsTable (when the
+    agent has it and a previous reading exists), tagged as the link's interface samples."""
+    out: list[Sample] = []
+    for link, idx, name in dev.links:
+        t = dev.link_traffic.get(idx) if idx is not None else None
+        if t is None:
+            continue
+        fields: dict[str, float | int | str | bool] = {
+            f"ipv6_{k}": v for k in ("in_bps", "out_bps", "in_pps", "out_pps")
+            if (v := getattr(t, k)) is not None}
+        if not fields:
+            continue
+        if t.counter_bits is not None:
+            fields["counter_bits"] = t.counter_bits
+        tags = {**device_tags(target), "ifName": name, "role": link.role,
+                "link": link.name or name}
+        tags.pop("agency", None)
+        if link.role in ("plane-a", "plane-b"):
+            tags["plane"] = link.role[-1].upper()
+        out.append(Sample(target.name, IPV6_LINK, tags, fields, ts))
+    return out
 
 
 register_section("ipv6", Ipv6Options)

@@ -189,3 +189,19 @@ def quirk(name: str) -> list[Record]:
     else:
         raise ValueError(name)
     return recs + addresses(rows) + system_stats((10_000, 10_000), (0, 0))
+
+
+def growing(v4_bytes_per_s: float, v6_bytes_per_s: float) -> list[Record]:
+    """A level-4 device whose IP traffic grows (snmpsim ``numeric``): ipSystemStats HC
+    octets per version, and IPv6 ipIfStats HC octets on the uplink (ifIndex 1)."""
+    recs = [r for r in level(4) if not r[0].startswith("1.3.6.1.2.1.4.31.")]
+
+    def counter(oid: str, rate: float) -> Record:
+        return (oid, "70:numeric", f"rate={rate:g},initial=1000000,wrap=1,max={2**64}")
+
+    for version, rate in ((1, v4_bytes_per_s), (2, v6_bytes_per_s)):
+        recs += [counter(f"1.3.6.1.2.1.4.31.1.1.6.{version}", rate),
+                 counter(f"1.3.6.1.2.1.4.31.1.1.33.{version}", rate)]
+    recs += [counter("1.3.6.1.2.1.4.31.3.1.6.2.1", v6_bytes_per_s),
+             counter("1.3.6.1.2.1.4.31.3.1.33.2.1", v6_bytes_per_s / 2)]
+    return recs

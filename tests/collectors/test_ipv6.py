@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import bz2
 import functools
 import ipaddress
@@ -39,7 +40,7 @@ from collectors.ipv6 import (
 )
 from netmon.config import Target
 from netmon.credentials import SnmpV2c, SnmpV3
-from netmon.model import IPV6_READINESS
+from netmon.model import IPV6_LINK, IPV6_READINESS
 from netmon.poll import open_session
 from netmon.snmp import SnmpClient
 
@@ -162,6 +163,26 @@ async def test_level4_traffic_share_and_management(generated):
     assert dev.traffic.share_basis == "since counters started"
     assert dev.mgmt_ipv6 is True
     assert dev.mgmt_detail.startswith(f"SNMP over IPv6 at [::1]:{generated.port} answers")
+
+
+async def test_growing_traffic_rates_share_and_uplink(snmpsim_factory):
+    sim = snmpsim_factory({"grow": rec.growing(1_000_000, 10_000)}, ipv4=True, ipv6=True)
+    t = target("grow", sim.port, address6="::1")
+    collector = Ipv6Collector()
+    async with SnmpClient() as client:
+        first = await collector.collect(open_session(client, t), t)
+        await asyncio.sleep(1.0)
+        second = await collector.collect(open_session(client, t), t)
+    assert [s.measurement for s in first] == [IPV6_READINESS]  # no rate on the first run
+    (ready,) = [s for s in second if s.measurement == IPV6_READINESS]
+    assert ready.fields["ipv6_in_bps"] == pytest.approx(80_000, rel=0.2)
+    assert ready.fields["ipv6_share_pct"] == pytest.approx(100 * 10_000 / 1_010_000, rel=0.05)
+    assert ready.fields["level"] == 4
+    (link,) = [s for s in second if s.measurement == IPV6_LINK]
+    assert link.tags == {"device": "grow", "site": "HNI", "tier": "province", "province": "HN",
+                         "ifName": "ge-0/0/1", "role": "uplink", "link": "ge-0/0/1"}
+    assert link.fields["ipv6_in_bps"] == pytest.approx(80_000, rel=0.2)
+    assert link.fields["ipv6_out_bps"] == pytest.approx(40_000, rel=0.2)
 
 
 async def test_traffic_floor_is_configurable(generated):
