@@ -1,4 +1,4 @@
-"""The ``netmon`` command: check-config, poll, run, query.
+"""The ``netmon`` command: check-config, poll, run, query, alerts, silence.
 
 Step: entry point. It reads YAML (netmon.config) and hands over to the poll
 path (netmon.poll) or the daemon (netmon.daemon). Errors an operator can act
@@ -53,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--demo-dir", type=Path, default=DEMO_DIR,
                    help=f"where --demo keeps recordings, config and state (default {DEMO_DIR})")
+    r.add_argument("--demo-interval", type=_duration, default=10.0,
+                   help="poll interval of the demo (default 10s; alerts fire after two)")
+    r.add_argument("--demo-listen", default="127.0.0.1:9161",
+                   help="HTTP listen address of the demo (default 127.0.0.1:9161)")
 
     qu = sub.add_parser("query", help="read stored link metrics from the local store")
     qu.add_argument("--config", type=Path, default=None)
@@ -62,6 +66,31 @@ def _parser() -> argparse.ArgumentParser:
     qu.add_argument("--field", help="e.g. util_pct, in_bps")
     qu.add_argument("--measurement", default="interface")
     qu.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    al = sub.add_parser("alerts", help="list the running daemon's alerts (state, since, value)")
+    al.add_argument("--config", type=Path, default=None)
+    al.add_argument("--state", action="append", default=[],
+                    choices=("pending", "firing", "resolved"), help="repeatable")
+    al.add_argument("--filter", action="append", default=[],
+                    help="label matcher, repeatable (site=HNI, device=~core-.*)")
+    al.add_argument("--json", action="store_true")
+
+    si = sub.add_parser("silence", help="silence alerts for a while (maintenance windows)")
+    si_sub = si.add_subparsers(dest="silence_command", required=True)
+    sa = si_sub.add_parser("add", help="add a silence; prints its id")
+    sa.add_argument("matchers", nargs="+", help="label matchers: site=HNI device=~core-.*")
+    sa.add_argument("--comment", "-c", required=True, help="why, and who to ask")
+    when = sa.add_mutually_exclusive_group()
+    when.add_argument("--duration", "-d", help="how long from now (default 2h)")
+    when.add_argument("--until", help="end, ISO 8601 with zone (2026-12-01T22:00:00+07:00)")
+    sa.add_argument("--author", "-a", default="", help="who adds it")
+    sa.add_argument("--config", type=Path, default=None)
+    sl = si_sub.add_parser("list", help="list silences (active and upcoming)")
+    sl.add_argument("--all", action="store_true", help="include expired ones")
+    sl.add_argument("--config", type=Path, default=None)
+    se = si_sub.add_parser("expire", help="end a silence now")
+    se.add_argument("id")
+    se.add_argument("--config", type=Path, default=None)
 
     rep = sub.add_parser("report", help="print a report")
     reports = rep.add_subparsers(dest="report", required=True)
@@ -121,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
     if args.command == "query":
         return _query(args)
+    if args.command in ("alerts", "silence"):
+        return _alerts(args)
     if args.command == "report" and args.report == "ipv6":
         return _report_ipv6(args)
     return 2
@@ -142,6 +173,25 @@ def _report_ipv6(args: argparse.Namespace) -> int:
     return 0
 
 
+def _alerts(args: argparse.Namespace) -> int:
+    from netmon.alertcmd import run_alerts, run_silence
+
+    config = _load(_config_path(args.config))
+    if config is None:
+        return 1
+    if args.command == "alerts":
+        return run_alerts(config, states=args.state, filters=args.filter, as_json=args.json)
+    if args.silence_command == "add":
+        import getpass
+
+        return run_silence(config, "add", matchers=args.matchers, duration=args.duration,
+                           until=args.until, comment=args.comment,
+                           author=args.author or getpass.getuser())
+    if args.silence_command == "expire":
+        return run_silence(config, "expire", silence_id=args.id)
+    return run_silence(config, "list", show_all=args.all)
+
+
 def _run(args: argparse.Namespace) -> int:
     from netmon.daemon import run_daemon
 
@@ -151,11 +201,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.demo:
         from netmon.demo import Demo
 
-        demo = Demo(args.demo_dir)
+        demo = Demo(args.demo_dir, interval=f"{args.demo_interval:g}s",
+                    http_listen=args.demo_listen)
         path = demo.start()
         print(f"demo: simulated network on 127.0.0.1:{demo.port}, config {path}", flush=True)
         print(f"demo: query with: netmon query --config {path} --field util_pct --since 5m",
               flush=True)
+        print(f"demo: alerts with: netmon alerts --config {path}", flush=True)
     try:
         config = _load(path)
         if config is None:

@@ -32,6 +32,8 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExe
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from alerts.dispatch import Dispatcher
+from alerts.service import AlertService
 from netmon.config import Config, ConfigError, Target, load_config
 from netmon.model import INTERFACE, POLL_ISSUE, Collector, Sample, Sink
 from netmon.poll import PollResult, build_collectors, collectors_for, open_session, poll_target
@@ -93,6 +95,7 @@ class DaemonState:
     periodic: dict[tuple[str, str], list[Sample]] = field(default_factory=dict)
     """(target, collector) -> the latest samples of a collector on its own interval (ipv6)."""
     sinks: Sequence[Sink] = ()
+    alerts: AlertService | None = None
     scheduler_running: bool = False
     reloads: int = 0
     reload_errors: int = 0
@@ -130,6 +133,7 @@ class Daemon:
         self.engine = RateEngine()
         self.collectors: dict[str, Collector] = build_collectors(config.settings)
         self.sinks: list[Sink] = []
+        self.alerts: AlertService | None = None
         self.notifier = SdNotifier()
         self.scheduler: AsyncIOScheduler | None = None
         self._client: SnmpClient | None = None
@@ -189,7 +193,8 @@ class Daemon:
             )
 
     async def _periodic_job(self, name: str, collector_name: str) -> None:
-        """One run of an own-interval collector; its samples go to the sinks as they are."""
+        """One run of an own-interval collector; its samples go to the alert engine and the
+        sinks as they are."""
         ts_state = self.state.targets.get(name)
         session = self._sessions.get(name)
         collector = self.collectors.get(collector_name)
@@ -202,6 +207,8 @@ class Daemon:
             log.warning("%s: %s failed: %s", name, collector_name, exc)
             return
         self.state.periodic[(name, collector_name)] = samples
+        if self.alerts is not None:
+            self.alerts.submit(samples)  # ipv6_readiness_regressed reads them
         for sink in self.sinks:
             await sink.write(samples)
 
@@ -244,6 +251,8 @@ class Daemon:
                 samples = [s for s in samples if s.measurement != POLL_ISSUE]
             for sink in self.sinks:
                 await sink.write(samples)
+            if self.alerts is not None:
+                self.alerts.submit(result.samples)  # evaluated later, off this path
         except asyncio.CancelledError:
             # Only stop() cancels a poll, after its grace period: nothing was
             # collected in this slot, and the scheduler need not log a traceback.
@@ -294,14 +303,21 @@ class Daemon:
                 start = getattr(sink, "start", None)
                 if start is not None:
                     await start()
+            dispatcher = Dispatcher(settings.notifications, settings.state_dir,
+                                    language=settings.alerts.language,
+                                    eval_interval_s=settings.alerts.eval_interval_s)
+            self.alerts = AlertService(settings.alerts, settings.state_dir, self.sinks,
+                                       dispatcher=dispatcher)
         except (OSError, sqlite3.Error) as exc:
             raise StartupError(f"cannot open storage in {settings.state_dir}: {exc}") from None
         self.state.sinks = self.sinks
+        self.state.alerts = self.alerts
         from netmon.httpapi import start_http
 
         try:
             self._http_runner = await start_http(self.state, settings.http)
         except OSError as exc:
+            await self.alerts.aclose()
             for sink in self.sinks:
                 await sink.aclose()
             raise StartupError(
@@ -314,6 +330,7 @@ class Daemon:
         for target in self.config.targets:
             self._schedule(target)
         self.scheduler.start()
+        await self.alerts.start()
         self.state.scheduler_running = True
         self.notifier.ready(status=f"polling {len(self.config.targets)} targets")
         log.info("netmon running: %d targets", len(self.config.targets))
@@ -367,6 +384,8 @@ class Daemon:
                    if getattr(new.settings, k) != getattr(self.config.settings, k)]
         if changed:
             log.warning("changed %s take effect on restart", ", ".join(changed))
+        if self.alerts is not None:
+            self.alerts.reconfigure(new.settings.alerts)
         self.config = new
         self.state.reloads += 1
         log.info("config reloaded: %d targets", len(fresh))
@@ -408,6 +427,9 @@ class Daemon:
         # Never cancel a sink's close: that would lose what is still in memory.
         # Each sink bounds its own close (InfluxSink: close_timeout, 6 s, then
         # the rest goes to the spool), which keeps the whole stop within 10 s.
+        # The alert engine first: its last evaluation writes events to the sinks.
+        if self.alerts is not None:
+            await self.alerts.aclose()
         for sink in self.sinks:
             await sink.aclose()
         if self._http_runner is not None:

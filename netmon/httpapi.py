@@ -1,20 +1,22 @@
-"""HTTP status API (aiohttp): health, Prometheus metrics, latest link state.
+"""HTTP status API (aiohttp): health, Prometheus metrics, latest link state, alerts.
 
-Step: a read-only window on the daemon (scheduler state, last rates, sink
-counters). Listens on 127.0.0.1 by default; an optional bearer token protects
-everything except ``/healthz`` (load balancers and systemd probes need that
-without a secret).
+Step: a window on the daemon (scheduler state, last rates, sink counters,
+alerts); the one thing it changes is silences (``/api/silences``). Listens
+on 127.0.0.1 by default; an optional bearer token protects everything except
+``/healthz`` (load balancers and systemd probes need that without a secret).
 """
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from alerts.silences import parse_matcher, silence_from_json
 from netmon.plugins import register_section
 from netmon.secrets import Secret
 
@@ -138,7 +140,79 @@ def render_metrics(state: DaemonState) -> str:
     family("netmon_sink_halted", "gauge",
            "1 when the sink stopped sending after repeated configuration errors.",
            sink_rows["halted"])
+    for name, kind, help_text, rows in _link_families(state):
+        family(name, kind, help_text, rows)
+    for name, kind, help_text, rows in _alert_families(state):
+        family(name, kind, help_text, rows)
     return "\n".join(out) + "\n"
+
+
+LINK_STATUSES = ("ok", "over_threshold", "down", "unknown")
+_LINK_LABELS = ("device", "site", "tier", "province", "link", "ifName", "role", "plane")
+Rows = list[tuple[dict[str, str], float]]
+
+
+def _link_families(state: DaemonState) -> list[tuple[str, str, str, Rows]]:
+    """Per-link gauges with the link's tags, so Prometheus users can write their own rules."""
+    util: Rows = []
+    capacity: Rows = []
+    threshold: Rows = []
+    in_bps: Rows = []
+    out_bps: Rows = []
+    status: Rows = []
+    for (_, _), s in sorted(state.links.items()):
+        labels = {k: s.tags[k] for k in _LINK_LABELS if s.tags.get(k)}
+        f = s.fields
+        if f.get("util_pct") is not None:
+            util.append((labels, float(f["util_pct"]) / 100))
+        if f.get("capacity_bps") is not None:
+            capacity.append((labels, float(f["capacity_bps"])))
+        if f.get("threshold_pct") is not None:
+            threshold.append((labels, float(f["threshold_pct"]) / 100))
+        if f.get("in_bps") is not None:
+            in_bps.append((labels, float(f["in_bps"])))
+            out_bps.append((labels, float(f.get("out_bps", 0.0))))
+        current = f.get("status", "unknown")
+        for name in LINK_STATUSES:
+            status.append(({**labels, "status": name}, 1.0 if current == name else 0.0))
+    return [
+        ("netmon_link_utilisation_ratio", "gauge",
+         "max(in, out) / capacity of the link at its last poll (0.5 = 50%).", util),
+        ("netmon_link_capacity_bits_per_second", "gauge",
+         "Circuit capacity: the configured capacity, else the port speed.", capacity),
+        ("netmon_link_threshold_ratio", "gauge",
+         "The link's utilisation threshold (default 0.5).", threshold),
+        ("netmon_link_in_bits_per_second", "gauge", "Inbound rate at the last poll.", in_bps),
+        ("netmon_link_out_bits_per_second", "gauge", "Outbound rate at the last poll.",
+         out_bps),
+        ("netmon_link_status", "gauge",
+         "1 for the link's current status (ok, over_threshold, down, unknown), else 0.", status),
+    ]
+
+
+def _alert_families(state: DaemonState) -> list[tuple[str, str, str, Rows]]:
+    service = state.alerts
+    if service is None:
+        return []
+    counts = service.engine.counts()
+    out = [
+        ("netmon_alerts", "gauge", "Alerts held by the engine, by rule and state.",
+         [({"alertname": rule, "state": st}, float(n))
+          for (rule, st), n in sorted(counts.items())]),
+        ("netmon_alert_evaluation_cpu_seconds", "gauge",
+         "CPU time of the last alert evaluation.", [({}, service.engine.last_cpu_s)]),
+        ("netmon_alert_rule_errors_total", "counter", "Evaluations in which a rule raised.",
+         [({"rule": name}, float(b.errors)) for name, b in sorted(service.engine.rules.items())]),
+    ]
+    metrics = getattr(service.dispatcher, "metrics", None)
+    if metrics is not None:
+        grouped: dict[str, Rows] = {}
+        for name, labels, value in metrics():
+            grouped.setdefault(name, []).append((dict(labels), float(value)))
+        for name, rows in grouped.items():
+            kind = "counter" if name.endswith("_total") else "gauge"
+            out.append((name, kind, "Notification delivery (alerts.dispatch).", rows))
+    return out
 
 
 def _iso(value: Any) -> str | None:
@@ -208,11 +282,63 @@ def build_app(state: DaemonState, options: HttpOptions) -> web.Application:
                    for s in got]
         return web.json_response(build_report(samples, tier=request.query.get("tier")))
 
+    async def alerts(request: web.Request) -> web.Response:
+        """Active alerts: ?state=firing,pending,resolved &filter=site=HNI (repeatable)."""
+        if state.alerts is None:
+            return web.json_response({"alerts": []})
+        wanted = {x for x in request.query.get("state", "").split(",") if x}
+        try:
+            matchers = [parse_matcher(text) for text in request.query.getall("filter", [])]
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        rows = [a for a in state.alerts.engine.active()
+                if (not wanted or a["state"] in wanted)
+                and all(m.matches(a["labels"]) for m in matchers)]
+        fp = request.query.get("fingerprint")
+        if fp:
+            rows = [a for a in rows if a["fingerprint"] == fp]
+        return web.json_response({"alerts": rows})
+
+    async def silences(_: web.Request) -> web.Response:
+        if state.alerts is None:
+            return web.json_response({"silences": []})
+        now = datetime.now(UTC)
+        return web.json_response(
+            {"silences": [s.as_json(now) for s in state.alerts.engine.silences()]})
+
+    async def add_silence(request: web.Request) -> web.Response:
+        if state.alerts is None:
+            return web.json_response({"error": "the alert engine is not running"}, status=503)
+        try:
+            payload = await request.json()
+        except ValueError:
+            return web.json_response({"error": "the body must be JSON"}, status=400)
+        now = datetime.now(UTC)
+        try:
+            silence = silence_from_json(payload, now)
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        state.alerts.engine.add_silence(silence)
+        return web.json_response(silence.as_json(now), status=201)
+
+    async def expire_silence(request: web.Request) -> web.Response:
+        silence_id = request.match_info["id"]
+        if state.alerts is None or not state.alerts.engine.expire_silence(silence_id):
+            return web.json_response(
+                {"error": f"no silence {silence_id!r} (those from netmon.yaml end in the config)"},
+                status=404)
+        return web.json_response({"expired": silence_id})
+
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/targets", targets)
     app.router.add_get("/api/links", links)
     app.router.add_get("/api/ipv6", ipv6)
+
+    app.router.add_get("/api/alerts", alerts)
+    app.router.add_get("/api/silences", silences)
+    app.router.add_post("/api/silences", add_silence)
+    app.router.add_delete("/api/silences/{id}", expire_silence)
     return app
 
 

@@ -32,6 +32,8 @@ IPV6_SERVICE = "ipv6_service"
 """An agency service's colour over IPv6: green, yellow, red or grey."""
 ALERT = "alert"
 """Alert events (fired, resolved), written to the sinks for history."""
+SPOOL = "spool"
+"""A sink's spool figures, handed to the alert engine each evaluation (never stored)."""
 
 
 @dataclass(frozen=True, slots=True)

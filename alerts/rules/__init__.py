@@ -1,8 +1,5 @@
-"""Alert rules, one module per rule (or family of rules); each registers itself.
+"""The built-in alert rules, one module per family: links, devices, plane pairs, storage.
 
-Step: rates -> **alert engine (rules)** -> notifiers. Importing a module here
-registers its rules (netmon.plugins.register_rule); alerts/__init__.py imports
-this package.
+Step: rates -> **alert engine (rules)** -> notifiers. Each module registers
+its rules with ``netmon.plugins.register_rule`` when imported (alerts/__init__).
 """
-
-from alerts.rules import ipv6  # noqa: F401

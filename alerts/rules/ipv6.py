@@ -13,19 +13,22 @@ State per thing, kept between evaluations (the rule is built once):
   fine and clears the reference: taking a service off IPv6 on purpose is not
   a regression.
 
-The first time a thing is seen it is judged fine (nothing to compare with).
-Samples without a level or colour (the device or the resolver did not answer)
-are not judged: the thing keeps its state in the engine, and an unreachable
-device is ``device_unreachable``'s business.
+The first time a thing is seen it is judged fine (nothing to compare with),
+unless the engine restored it as firing from before a restart (``restore``):
+a service then fires until it is green again, a device until its level rises
+(its old reference level was not kept). Samples without a level or colour
+(the device or the resolver did not answer) are not judged: the thing keeps
+its state in the engine, and an unreachable device is ``device_unreachable``'s
+business.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from alerts.rule import RuleOptions
+from alerts.rule import RuleBase, RuleOptions
 from netmon.model import IPV6_READINESS, IPV6_SERVICE, Observation, Sample
 from netmon.plugins import register_rule
 
@@ -77,25 +80,39 @@ class _Level:
     reasons: str
 
 
-def _labels(tags: Mapping[str, str], names: Sequence[str], severity: str) -> dict[str, str]:
-    labels = {"alertname": NAME, "severity": severity}
-    labels.update({k: tags[k] for k in names if tags.get(k)})
-    return labels
-
-
-class Ipv6ReadinessRegressed:
+class Ipv6ReadinessRegressed(RuleBase):
     """Fires while a device is below the IPv6 level it had, or a service is no longer green."""
 
     name: ClassVar[str] = NAME
+    options: Ipv6RegressedOptions
 
     def __init__(self, options: Ipv6RegressedOptions | None = None, *,
                  language: str = "en") -> None:
-        self.options = options or Ipv6RegressedOptions()
+        super().__init__(options or Ipv6RegressedOptions())
         self.language = language
         self._levels: dict[str, _Level] = {}
         self._green: dict[tuple[str, str], str] = {}  # service -> reasons when last green
+        self._restored: set[tuple[str, ...]] = set()
 
-    def _text(self) -> dict:
+    def restore(self, keys: Iterable[tuple[str, ...]]) -> None:
+        keys = list(keys)
+        super().restore(keys)
+        self._restored.update(keys)
+
+    def _labels(self, key: tuple[str, ...], tags: Mapping[str, str],
+                names: Sequence[str]) -> tuple[dict[str, str], bool]:
+        labels = {k: tags[k] for k in names if tags.get(k)}
+        opts = self.options_for(key, labels)
+        return {"alertname": NAME, "severity": opts.severity, **labels}, opts.enabled
+
+    def _observation(self, key: tuple[str, ...], labels: dict[str, str], firing: bool,
+                     value: float | None, s: Sample, annotations: dict[str, str] | None = None
+                     ) -> Observation | None:
+        if not self.report.should_report(key, firing):
+            return None  # fine before and fine now: nothing changes in the engine
+        return Observation(NAME, key, labels, firing, value, s.ts, annotations or {})
+
+    def _text(self) -> dict:  # "en" or "vi", set by the engine from alerts.language
         return TEXT.get(self.language, TEXT["en"])
 
     def evaluate(self, samples: Sequence[Sample]) -> list[Observation]:
@@ -117,12 +134,17 @@ class Ipv6ReadinessRegressed:
             return None
         device = s.tags.get("device", s.target)
         reasons = str(s.fields.get("reasons", ""))
-        ref = self._levels.get(device)
-        labels = _labels(s.tags, DEVICE_LABELS, self.options.severity)
         key = ("device", device)
-        if ref is None or level >= ref.level:
+        labels, enabled = self._labels(key, s.tags, DEVICE_LABELS)
+        ref = self._levels.get(device)
+        if ref is None and key in self._restored:
+            # Firing before a restart; the level it fell from is not known: hold the
+            # alert until the device improves.
+            ref = self._levels[device] = _Level(min(level + 1, 4), "")
+        self._restored.discard(key)
+        if not enabled or ref is None or level >= ref.level:
             self._levels[device] = _Level(level, reasons)
-            return Observation(NAME, key, labels, False, float(level), s.ts)
+            return self._observation(key, labels, False, float(level), s)
         t = self._text()
         values = {
             "device": device, "site": s.tags.get("site", ""), "old": ref.level,
@@ -132,7 +154,7 @@ class Ipv6ReadinessRegressed:
         annotations = {"summary": t["device_summary"].format(**values),
                        "description": t["device_description"].format(**values),
                        "old_level": str(ref.level), "new_level": str(level)}
-        return Observation(NAME, key, labels, True, float(level), s.ts, annotations)
+        return self._observation(key, labels, True, float(level), s, annotations)
 
     def _service(self, s: Sample) -> Observation | None:
         colour = s.fields.get("colour")
@@ -141,16 +163,19 @@ class Ipv6ReadinessRegressed:
         device = s.tags.get("device", s.target)
         service = s.tags.get("service", "")
         key = ("service", device, service)
-        labels = _labels(s.tags, SERVICE_LABELS, self.options.severity)
+        labels, enabled = self._labels(key, s.tags, SERVICE_LABELS)
         value = COLOUR_VALUE.get(str(colour))
-        if colour == "grey":
+        if key in self._restored:
+            self._restored.discard(key)
+            self._green.setdefault((device, service), "")  # it was green before the restart
+        if colour == "grey" or not enabled:
             self._green.pop((device, service), None)
-            return Observation(NAME, key, labels, False, value, s.ts)
+            return self._observation(key, labels, False, value, s)
         if colour == "green":
             self._green[(device, service)] = str(s.fields.get("reasons", ""))
-            return Observation(NAME, key, labels, False, value, s.ts)
+            return self._observation(key, labels, False, value, s)
         if (device, service) not in self._green:
-            return Observation(NAME, key, labels, False, value, s.ts)  # never was green
+            return self._observation(key, labels, False, value, s)  # never was green
         t = self._text()
         values = {
             "device": device, "service": service,
@@ -162,7 +187,7 @@ class Ipv6ReadinessRegressed:
         annotations = {"summary": t["service_summary"].format(**values),
                        "description": t["service_description"].format(**values),
                        "old_colour": "green", "new_colour": str(colour)}
-        return Observation(NAME, key, labels, True, value, s.ts, annotations)
+        return self._observation(key, labels, True, value, s, annotations)
 
 
 def _build(options: Ipv6RegressedOptions) -> Ipv6ReadinessRegressed:

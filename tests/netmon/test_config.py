@@ -139,9 +139,9 @@ BAD = [
         "target name must be non-empty and contain no whitespace",
     ]),
     ("bad/top_level_typo.yaml", [
-        "bad/top_level_typo.yaml:2:1: inlcude: unknown key 'inlcude' (expected one of: defaults, "
-        "http, include, interfaces, ipv6, log_level, snmp_profiles, state_dir, storage, targets); "
-        "did you mean 'include'?",
+        "bad/top_level_typo.yaml:2:1: inlcude: unknown key 'inlcude' (expected one of: alerts, "
+        "defaults, http, include, interfaces, ipv6, log_level, notifications, snmp_profiles, "
+        "state_dir, storage, targets); did you mean 'include'?",
         "bad/top_level_typo.yaml:3:12: log_level: "
         "'verbose' is not one of: debug, info, warning, error",
     ]),

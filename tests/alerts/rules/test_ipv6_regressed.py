@@ -64,7 +64,7 @@ def test_level_drop_fires_and_holds_until_back():
     assert firing(rule, level(2)) == [True]       # better, still below 3
     assert firing(rule, level(None)) == []         # not judged: the device did not answer
     assert firing(rule, level(3)) == [False]       # back: resolved
-    assert firing(rule, level(4)) == [False]       # a rise is never an alert
+    assert firing(rule, level(4)) == []            # a rise is never an alert (fine, no news)
     assert firing(rule, level(3)) == [True]        # the reference followed it up to 4
 
 
@@ -75,7 +75,7 @@ def test_first_sight_is_fine_even_at_level_0():
 def test_service_leaving_green():
     rule = Ipv6ReadinessRegressed()
     assert firing(rule, colour("red")) == [False]        # never green: nothing regressed
-    assert firing(rule, colour("green")) == [False]
+    assert firing(rule, colour("green")) == []           # fine and still fine: no news
     (obs,) = rule.evaluate([colour("yellow", "hanoi.gov.vn at [2001:db8::1]:443: timed out")])
     assert obs.firing
     assert obs.key == ("service", "hni-r1", "https://hanoi.gov.vn/")
@@ -87,12 +87,35 @@ def test_service_leaving_green():
     assert firing(rule, colour(None)) == []              # resolver trouble: not judged
     assert firing(rule, colour("red")) == [True]
     assert firing(rule, colour("grey")) == [False]       # taken off IPv6 on purpose
-    assert firing(rule, colour("red")) == [False]        # ... so red later is not a regression
+    assert firing(rule, colour("red")) == []             # ... so red later is not a regression
 
 
 def test_services_can_be_left_out():
     rule = Ipv6ReadinessRegressed(Ipv6RegressedOptions(services=False))
     assert firing(rule, colour("green"), colour("red")) == []
+
+
+def test_restored_after_restart_keeps_firing_until_better():
+    rule = Ipv6ReadinessRegressed()
+    rule.restore([("device", "hni-r1"), ("service", "hni-r1", "https://hanoi.gov.vn/")])
+    assert firing(rule, level(1), colour("yellow")) == [True, True]
+    assert firing(rule, level(1), colour("green")) == [True, False]
+    assert firing(rule, level(2)) == [False]
+
+
+def test_overrides_per_tier():
+    opts = Ipv6RegressedOptions.model_validate({
+        "severity": "info",
+        "overrides": [{"match": {"tier": "province"}, "severity": "critical"},
+                      {"match": {"site": "HNI"}, "enabled": False}]})
+    rule = Ipv6ReadinessRegressed(opts)
+    rule.evaluate([level(4)])
+    assert rule.evaluate([level(1)]) == []  # disabled for this site: judged fine, no news
+    other = Sample("hcm-r1", IPV6_READINESS, {**TAGS, "device": "hcm-r1", "site": "HCM"},
+                   {"level": 4}, T0)
+    rule.evaluate([other])
+    (obs,) = rule.evaluate([Sample("hcm-r1", IPV6_READINESS, other.tags, {"level": 2}, T0)])
+    assert obs.firing and obs.labels["severity"] == "critical"
 
 
 def test_vietnamese_annotations():
@@ -132,3 +155,41 @@ async def test_recording_from_level3_to_level1_raises_the_alert(snmpsim_factory,
     assert "from IPv6 level 3 (routed) to level 1 (enabled)" in second.annotations["description"]
     assert "no global IPv6 address on uplink ge-0/0/1" in second.annotations["description"]
     assert "no ::/0 route" in second.annotations["description"]
+
+
+async def test_through_the_alert_engine(snmpsim_factory, tmp_path):
+    """Two runs of the collector, level 3 then level 1, through the engine: one alert
+    fires, with the rule's labels and annotations, in the configured language."""
+    from alerts.engine import AlertEngine
+    from alerts.store import AlertStore
+
+    sim = snmpsim_factory({"hni-r1": rec.level(3)})
+    target = Target.model_validate({
+        "name": "hni-r1", "site": "HNI", "tier": "province", "province": "HN",
+        "address": "127.0.0.1", "port": sim.port, "timeout": 1.0, "retries": 1,
+        "snmp": SnmpV2c(version="2c", community=SecretStr("hni-r1")),
+        "collectors": ["ipv6"], "links": [{"ifName": "ge-0/0/1", "role": "uplink"}],
+    })
+    settings = type("S", (), {"ipv6": None, "interfaces": None})()
+    collector = build_collectors(settings)["ipv6"]
+    options = plugins.sections()["alerts"].model_validate({"language": "vi"})
+    engine = AlertEngine(options, AlertStore.in_state_dir(tmp_path))
+
+    async def run():
+        async with SnmpClient() as client:
+            return await collector.collect(open_session(client, target), target)
+
+    first = engine.evaluate(await run(), T0)
+    assert [a for a in first.alerts if a.name == "ipv6_readiness_regressed"] == []
+    write_snmprec(sim.data_dir / "hni-r1.snmprec", rec.level(1))
+    sim.restart()
+    second = engine.evaluate(await run(), T0 + timedelta(hours=1))
+    (alert,) = [a for a in second.alerts if a.name == "ipv6_readiness_regressed"]
+    assert alert.state == "firing"
+    assert alert.labels == {"alertname": "ipv6_readiness_regressed", "severity": "warning",
+                            "device": "hni-r1", "site": "HNI", "tier": "province",
+                            "province": "HN"}
+    assert alert.annotations["summary"] == ("Mức sẵn sàng IPv6 của hni-r1 giảm xuống mức 1 "
+                                            "(enabled)")
+    (event,) = [e for e in second.events if e.tags["alertname"] == "ipv6_readiness_regressed"]
+    assert event.fields["state"] == "firing" and event.fields["value"] == 1.0

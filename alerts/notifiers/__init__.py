@@ -1,0 +1,1 @@
+"""Receivers (one module each): alertmanager, webhook, email, log."""
