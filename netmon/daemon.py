@@ -200,17 +200,32 @@ class Daemon:
         collector = self.collectors.get(collector_name)
         if ts_state is None or session is None or collector is None:
             return
+        interval = own_interval_s(collector) or ts_state.target.interval_s
+        job_id = f"{name}@{collector_name}"
+        self._in_flight.add(job_id)  # stop() waits for it, then cancels it, as for polls
+        task = asyncio.current_task()
+        if task is not None:
+            self._poll_tasks[job_id] = task
         try:
-            async with session.deadline():
+            # Bounded by its own interval, not the traffic poll's deadline: service
+            # checks may wait for slow DNS and TCP timeouts. Each SNMP request has
+            # its own timeout.
+            async with asyncio.timeout(0.8 * interval):
                 samples = await collector.collect(session, ts_state.target)
-        except SnmpError as exc:
-            log.warning("%s: %s failed: %s", name, collector_name, exc)
-            return
-        self.state.periodic[(name, collector_name)] = samples
-        if self.alerts is not None:
-            self.alerts.submit(samples)  # ipv6_readiness_regressed reads them
-        for sink in self.sinks:
-            await sink.write(samples)
+            self.state.periodic[(name, collector_name)] = samples
+            if self.alerts is not None:
+                self.alerts.submit(samples)  # ipv6_readiness_regressed reads them
+            for sink in self.sinks:
+                await sink.write(samples)
+        except (SnmpError, TimeoutError) as exc:
+            log.warning("%s: %s failed: %s", name, collector_name,
+                        exc if isinstance(exc, SnmpError) else
+                        f"not done within {0.8 * interval:g}s")
+        except asyncio.CancelledError:
+            log.warning("%s run of %s cancelled at shutdown", collector_name, name)
+        finally:
+            self._in_flight.discard(job_id)
+            self._poll_tasks.pop(job_id, None)
 
     def _on_skipped(self, event: JobExecutionEvent) -> None:
         ts = self.state.targets.get(event.job_id)
@@ -379,7 +394,7 @@ class Daemon:
             if name in old:
                 self._forget(name)
             self._schedule(target)
-        restart_only = ("state_dir", "http", "storage", "interfaces")
+        restart_only = ("state_dir", "http", "storage", "interfaces", "ipv6")
         changed = [k for k in restart_only
                    if getattr(new.settings, k) != getattr(self.config.settings, k)]
         if changed:

@@ -200,7 +200,7 @@ def ipv6_targets(config: Config, tier: str | None = None) -> list[Target]:
 
 
 async def collect_now(config: Config, targets: Sequence[Target], *,
-                      concurrency: int = 50) -> list[Sample]:
+                      concurrency: int = 50, timeout_s: float = 120.0) -> list[Sample]:
     """Run the registered ``ipv6`` collector on ``targets`` now (the report's own run)."""
     from netmon.poll import build_collectors, open_session
     from netmon.snmp import SnmpClient, SnmpError
@@ -213,14 +213,18 @@ async def collect_now(config: Config, targets: Sequence[Target], *,
             async with limit:
                 session = open_session(client, target)
                 try:
-                    async with session.deadline():
+                    # Service checks may wait for DNS and TCP timeouts: not the traffic
+                    # poll's deadline, but a bound of its own.
+                    async with asyncio.timeout(timeout_s):
                         out.extend(await collector.collect(session, target))
-                except SnmpError as exc:
+                except (SnmpError, TimeoutError) as exc:
+                    reason = str(exc) if isinstance(exc, SnmpError) else \
+                        f"{target.name}: not done within {timeout_s:g}s"
                     tags = {"device": target.name, "site": target.site, "tier": target.tier}
                     if target.province:
                         tags["province"] = target.province
                     out.append(Sample(target.name, IPV6_READINESS, tags,
-                                      {"error": str(exc)}, datetime.now(UTC)))
+                                      {"error": reason}, datetime.now(UTC)))
 
         await asyncio.gather(*(one(t) for t in targets))
     return out
