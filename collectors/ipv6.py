@@ -229,8 +229,8 @@ def parse_inet_index(index: str) -> Parsed | None:
         return None
     kind, rest = parts[0], parts[1:]
     if kind not in (2, 4):
-        # ipv4/ipv4z rows are not ours; other types are agent garbage. A text
-        # address can still hide behind any type (Brocade uses 2 and 39 octets).
+        # ipv4/ipv4z rows are not ours; other types are agent garbage (Brocade ICX
+        # writes a large number there).
         return None
     size = _INET_SIZE[kind]
     quirks: tuple[str, ...] = ()
@@ -495,8 +495,9 @@ def traffic_result(previous: TrafficReading | None, current: TrafficReading) -> 
             if v4 + v6 > 0:
                 out.share_pct = 100.0 * v6 / (v4 + v6)
                 out.share_basis = "interval"
-            return out
-    # First reading (or none usable): the share of everything counted so far.
+                return out
+    # First reading, no usable rate, or no traffic at all in the interval (an idle
+    # device must not drop a level for it): the share of everything counted so far.
     v6_total = cur6.in_octets + cur6.out_octets
     v4_total = (cur4.in_octets + cur4.out_octets) if cur4 is not None else 0
     if v4_total + v6_total > 0:

@@ -327,6 +327,13 @@ def test_traffic_discontinuity_gives_no_rate():
     assert "ifCounterDiscontinuityTime changed" in (r.problem or "")
 
 
+def test_traffic_idle_interval_uses_totals():
+    r = traffic_result(reading(0, 999_000, 1_000), reading(3600, 999_000, 1_000))
+    assert r.in_bps == 0.0
+    assert r.share_pct == pytest.approx(0.1)
+    assert r.share_basis == "since counters started"
+
+
 def test_traffic_first_reading_uses_totals():
     r = traffic_result(None, reading(0, 999_000, 1_000))
     assert r.in_bps is None
