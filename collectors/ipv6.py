@@ -317,8 +317,8 @@ def addresses_from_ip_mib(columns: Mapping[str, Mapping[str, object]],
         length = prefix_length_from_pointer(col("ipAddressPrefix"))
         if length is None:
             pointer = col("ipAddressPrefix")
-            what = ("zeroDotZero" if pointer == "0.0"
-                    else "empty" if pointer in (None, "", b"") else "unusable")
+            what = ("zeroDotZero" if pointer == "0.0" else "empty" if pointer in ("", b"")
+                    else "absent" if pointer is None else "unusable")
             quirks = (*quirks, f"ipAddressPrefix {what}")
             matches = [net.prefixlen for i, net in known_prefixes
                        if address in net and (if_index is None or i == if_index)]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import os
 import ssl
 from collections.abc import Sequence
@@ -140,7 +141,8 @@ async def _http(address: str, port: int, host: str, path: str, tls: ssl.SSLConte
         reader, writer = await asyncio.open_connection(
             address, port, ssl=tls, server_hostname=host if tls else None)
         try:
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: netmon-ipv6\r\n"
+            name = f"[{host}]" if ":" in host else host  # an IPv6 literal is bracketed
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: {name}\r\nUser-Agent: netmon-ipv6\r\n"
                          "Connection: close\r\n\r\n".encode())
             await writer.drain()
             line = await reader.readline()
@@ -167,6 +169,13 @@ async def _tcp(address: str, port: int, timeout_s: float) -> bytes:
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
+
+
+def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
 
 
 def _err(exc: BaseException) -> str:
@@ -220,6 +229,13 @@ class ServiceChecker:
             port = service.port or DEFAULT_PORT["mail"]
         addresses: list[tuple[str, str]] = []
         for host in hosts:
+            literal = _ip_literal(host)
+            if literal is not None:  # https://[2001:db8::1]/ needs no lookup
+                if literal.version == 6:
+                    addresses.append((host, str(literal)))
+                else:
+                    result.reasons.append(f"{host} is an IPv4 address")
+                continue
             found = await _lookup(self.resolver, host, "AAAA")
             if not found:
                 result.reasons.append(f"no AAAA record for {host}")

@@ -246,6 +246,19 @@ async def test_same_portal_green_with_its_ca_and_yellow_without(dnsmasq, pki, po
     assert untrusted.fields["tls_valid"] is False
 
 
+async def test_portal_by_address(dnsmasq, pki, portals):
+    # An IPv6 literal needs no AAAA record (the certificate is not for it: yellow, but
+    # reached); an IPv4 literal has no IPv6 address at all: red.
+    (v6,) = await check_services(target([{"portal": f"https://[::1]:{portals['green']}/"}]),
+                                 options(dnsmasq, pki))
+    assert v6.fields["colour"] == "yellow" and v6.fields["tcp"] is True
+    assert "TLS certificate does not validate" in v6.fields["reasons"]
+    (v4,) = await check_services(target([{"portal": "https://127.0.0.1/"}]),
+                                 options(dnsmasq, pki))
+    assert v4.fields["colour"] == "red"
+    assert v4.fields["reasons"] == "127.0.0.1 is an IPv4 address"
+
+
 async def test_mail_without_ipv6_mx_is_red(dnsmasq, pki):
     (s,) = await check_services(target([{"mail": f"mail4.{DOMAIN}"}]), options(dnsmasq, pki))
     assert s.fields["colour"] == "red"
