@@ -228,6 +228,9 @@ class Daemon:
             self._poll_tasks.pop(job_id, None)
 
     def _on_skipped(self, event: JobExecutionEvent) -> None:
+        if "@" in event.job_id:  # <target>@<collector>: a run on its own interval
+            log.warning("overrun: %s run skipped (previous run still going)", event.job_id)
+            return
         ts = self.state.targets.get(event.job_id)
         if ts is None:
             return
