@@ -12,5 +12,6 @@ from collectors import (  # noqa: F401
     geist,
     host_resources,
     interfaces,
+    ipv6,
     ups_mib,
 )

@@ -116,6 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     se = si_sub.add_parser("expire", help="end a silence now")
     se.add_argument("id")
     se.add_argument("--config", type=Path, default=None)
+
     return p
 
 

@@ -53,6 +53,7 @@ __all__ = [
     "ConfigError",
     "ConfigIssue",
     "Link",
+    "Service",
     "SettingsBase",
     "SnmpCredentials",
     "Target",
@@ -203,6 +204,64 @@ class PollSettings(BaseModel):
         return names
 
 
+# ---- IPv6 readiness: a target's IPv6 management address and its agency services
+
+
+def _check_address6(value: object) -> str:
+    """An IPv6 literal (the agent's management address over IPv6)."""
+    if not isinstance(value, str):
+        raise ValueError("expected an IPv6 address (put quotes around it)")
+    try:
+        ip = ipaddress.ip_address(value.strip())
+    except ValueError:
+        ip = None
+    if ip is None or ip.version != 6:
+        raise ValueError(f"{value!r} is not an IPv6 address (example: 2001:db8::10)")
+    return str(ip)
+
+
+Address6 = Annotated[str, BeforeValidator(_check_address6)]
+ServiceKind = Literal["portal", "dns", "mail"]
+
+
+class Service(BaseModel):
+    """One agency service checked over IPv6: exactly one of ``portal``, ``dns``, ``mail``.
+
+    ``portal``: a URL (``https://portal.example.gov/``) or a host name (HTTPS);
+    ``dns``: a zone, whose name servers are checked; ``mail``: a mail domain,
+    whose MX hosts are checked. ``offered: false`` says the service is
+    deliberately not offered over IPv6 (shown grey, never alerted on).
+    """
+
+    model_config = _MODEL
+
+    portal: str | None = None
+    dns: str | None = None
+    mail: str | None = None
+    agency: str | None = None
+    port: Port | None = None
+    offered: bool = True
+
+    @model_validator(mode="after")
+    def _exactly_one_kind(self) -> Service:
+        given = [k for k in ("portal", "dns", "mail") if getattr(self, k) is not None]
+        if len(given) != 1:
+            got = f" (got {' and '.join(given)})" if given else ""
+            raise ValueError(f"a service needs exactly one of portal, dns or mail{got}")
+        value = getattr(self, given[0]).strip()
+        if not value or any(ch.isspace() for ch in value):
+            raise ValueError(f"{given[0]}: {value!r} is not a host name or URL")
+        return self
+
+    @property
+    def kind(self) -> ServiceKind:
+        return "portal" if self.portal is not None else "dns" if self.dns is not None else "mail"
+
+    @property
+    def name(self) -> str:
+        return str(self.portal or self.dns or self.mail)
+
+
 class TargetDefaults(PollSettings):
     """What ``defaults:`` may set for every target (main file, then per target file)."""
 
@@ -219,6 +278,8 @@ class Target(PollSettings):
     address: Address
     snmp: SnmpCredentials
     links: tuple[Link, ...] = ()
+    address6: Address6 | None = None
+    services: tuple[Service, ...] = ()
 
     _source: str = PrivateAttr("")
 

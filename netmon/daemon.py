@@ -39,7 +39,7 @@ from netmon.poll import PollResult, build_collectors, collectors_for, open_sessi
 from netmon.rates import RateEngine
 from netmon.sdnotify import SdNotifier
 from netmon.sinks.build import build_sinks
-from netmon.snmp import SnmpClient, SnmpSession
+from netmon.snmp import SnmpClient, SnmpError, SnmpSession
 from netmon.state import DaemonState, TargetState
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,12 @@ class StartupError(Exception):
 def slot_offset_s(name: str, interval_s: float) -> float:
     """Deterministic place of a target within its interval (same on every poller)."""
     return (zlib.crc32(name.encode()) % 10_000) / 10_000 * interval_s
+
+
+def own_interval_s(collector: object) -> float | None:
+    """A collector that runs apart from traffic polling says how often (``interval_s``)."""
+    interval = getattr(collector, "interval_s", None)
+    return float(interval) if isinstance(interval, int | float) and interval > 0 else None
 
 
 def slot_for(now: float, interval_s: float, offset_s: float) -> float:
@@ -115,8 +121,70 @@ class Daemon:
         self.state.targets.setdefault(target.name, TargetState(target)).target = target
         assert self._client is not None
         self._sessions[target.name] = open_session(self._client, target)
+        self._schedule_own_intervals(target)
+
+    def _schedule_own_intervals(self, target: Target) -> None:
+        """Collectors with their own ``interval_s`` (ipv6: 1 h) get a job of their own per
+        target, ``<target>@<collector>``, apart from traffic polling. The first run comes
+        within 5 minutes of the start (spread by name), then one per interval."""
+        assert self.scheduler is not None
+        for name, collector in self.collectors.items():
+            interval = own_interval_s(collector)
+            job_id = f"{target.name}@{name}"
+            if interval is None:
+                continue
+            if name not in target.collectors:
+                if self.scheduler.get_job(job_id) is not None:
+                    self.scheduler.remove_job(job_id)
+                continue
+            first = time.time() + slot_offset_s(job_id, min(interval, 300.0))
+            self.scheduler.add_job(
+                self._periodic_job, IntervalTrigger(
+                    seconds=interval, start_date=datetime.fromtimestamp(first, UTC)),
+                args=[target.name, name], id=job_id, name=f"{name} {target.name}",
+                max_instances=1, coalesce=True, misfire_grace_time=max(1, int(interval / 2)),
+                replace_existing=True,
+            )
+
+    async def _periodic_job(self, name: str, collector_name: str) -> None:
+        """One run of an own-interval collector; its samples go to the alert engine and the
+        sinks as they are."""
+        ts_state = self.state.targets.get(name)
+        session = self._sessions.get(name)
+        collector = self.collectors.get(collector_name)
+        if ts_state is None or session is None or collector is None:
+            return
+        interval = own_interval_s(collector) or ts_state.target.interval_s
+        job_id = f"{name}@{collector_name}"
+        self._in_flight.add(job_id)  # stop() waits for it, then cancels it, as for polls
+        task = asyncio.current_task()
+        if task is not None:
+            self._poll_tasks[job_id] = task
+        try:
+            # Bounded by its own interval, not the traffic poll's deadline: service
+            # checks may wait for slow DNS and TCP timeouts. Each SNMP request has
+            # its own timeout.
+            async with asyncio.timeout(0.8 * interval):
+                samples = await collector.collect(session, ts_state.target)
+            self.state.periodic[(name, collector_name)] = samples
+            if self.alerts is not None:
+                self.alerts.submit(samples)  # ipv6_readiness_regressed reads them
+            for sink in self.sinks:
+                await sink.write(samples)
+        except (SnmpError, TimeoutError) as exc:
+            log.warning("%s: %s failed: %s", name, collector_name,
+                        exc if isinstance(exc, SnmpError) else
+                        f"not done within {0.8 * interval:g}s")
+        except asyncio.CancelledError:
+            log.warning("%s run of %s cancelled at shutdown", collector_name, name)
+        finally:
+            self._in_flight.discard(job_id)
+            self._poll_tasks.pop(job_id, None)
 
     def _on_skipped(self, event: JobExecutionEvent) -> None:
+        if "@" in event.job_id:  # <target>@<collector>: a run on its own interval
+            log.warning("overrun: %s run skipped (previous run still going)", event.job_id)
+            return
         ts = self.state.targets.get(event.job_id)
         if ts is None:
             return
@@ -142,8 +210,10 @@ class Daemon:
             now = time.time()
             slot = slot_for(now, target.interval_s, slot_offset_s(name, target.interval_s))
             ts_state.last_attempt_mono = time.monotonic()
+            polled = [c for c in collectors_for(target, self.collectors)
+                      if own_interval_s(c) is None]
             result = await poll_target(
-                session, target, collectors_for(target, self.collectors), self.engine,
+                session, target, polled, self.engine,
                 slot=datetime.fromtimestamp(slot, UTC),
             )
             samples = result.samples
@@ -287,6 +357,9 @@ class Daemon:
         assert self.scheduler is not None
         for name in old.keys() - fresh.keys():
             self.scheduler.remove_job(name)
+            for collector in old[name].collectors:
+                if self.scheduler.get_job(f"{name}@{collector}") is not None:
+                    self.scheduler.remove_job(f"{name}@{collector}")
             self._forget(name)
             self.state.targets.pop(name, None)
         for name, target in fresh.items():
@@ -295,7 +368,7 @@ class Daemon:
             if name in old:
                 self._forget(name)
             self._schedule(target)
-        restart_only = ("state_dir", "http", "storage", "interfaces")
+        restart_only = ("state_dir", "http", "storage", "interfaces", "ipv6")
         changed = [k for k in restart_only
                    if getattr(new.settings, k) != getattr(self.config.settings, k)]
         if changed:
@@ -326,6 +399,10 @@ class Daemon:
             del self.state.links[key]
         for dkey in [k for k in self.state.datacentre if k[0] == name]:
             del self.state.datacentre[dkey]
+        for pkey in [k for k in self.state.periodic if k[0] == name]:
+            del self.state.periodic[pkey]
+        for key in [k for k in self.state.periodic if k[0] == name]:
+            del self.state.periodic[key]
 
     async def stop(self) -> None:
         self.notifier.stopping()

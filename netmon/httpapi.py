@@ -290,6 +290,13 @@ def build_app(state: DaemonState, options: HttpOptions) -> web.Application:
             })
         return web.json_response({"links": rows})
 
+    async def ipv6(request: web.Request) -> web.Response:
+        from netmon.ipv6report import build_report
+
+        samples = [s for (_, name), got in state.periodic.items() if name == "ipv6"
+                   for s in got]
+        return web.json_response(build_report(samples, tier=request.query.get("tier")))
+
     async def alerts(request: web.Request) -> web.Response:
         """Active alerts: ?state=firing,pending,resolved &filter=site=HNI (repeatable)."""
         if state.alerts is None:
@@ -341,6 +348,8 @@ def build_app(state: DaemonState, options: HttpOptions) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/targets", targets)
     app.router.add_get("/api/links", links)
+    app.router.add_get("/api/ipv6", ipv6)
+
     app.router.add_get("/api/alerts", alerts)
     app.router.add_get("/api/silences", silences)
     app.router.add_post("/api/silences", add_silence)

@@ -38,7 +38,10 @@ __all__ = [
     "sections",
 ]
 
-BUILTIN_PACKAGES = ("netmon.httpapi", "netmon.sinks", "netmon.capacity", "collectors", "alerts")
+BUILTIN_PACKAGES = (
+    "netmon.httpapi", "netmon.sinks", "netmon.capacity", "netmon.datacentre", "netmon.ipv6report",
+    "collectors", "alerts",
+)
 """Imported by ``load()``; each registers its plugins in its ``__init__``/module body."""
 
 

@@ -408,6 +408,14 @@ class SnmpSession:
     def __repr__(self) -> str:
         return f"SnmpSession({self.device!r}, {self.host}:{self.port})"
 
+    def at(self, host: str, port: int | None = None) -> SnmpSession:
+        """The same device, credentials and timing at another address (for example its
+        management address over IPv6), on the same client."""
+        return SnmpSession(self._client, device=self.device, host=host, port=port or self.port,
+                           credentials=self.credentials, timeout_s=self.timeout_s,
+                           retries=self.retries, max_repetitions=self.max_repetitions,
+                           deadline_s=None)
+
     # -- helpers
 
     def _oid(self, oid: str) -> tuple[bytes, bytes]:

@@ -46,6 +46,8 @@ class DaemonState:
     datacentre: dict[tuple[str, str, tuple[tuple[str, str], ...]], Sample] = field(
         default_factory=dict)
     """Latest ups/sensor/host sample per (target, measurement, tags): /api/datacentre."""
+    periodic: dict[tuple[str, str], list[Sample]] = field(default_factory=dict)
+    """(target, collector) -> the latest samples of a collector on its own interval (ipv6)."""
     sinks: Sequence[Sink] = ()
     alerts: AlertService | None = None
     scheduler_running: bool = False

@@ -203,7 +203,8 @@ class SnmpdUser:
 
 
 class Snmpd:
-    """Net-SNMP snmpd on loopback with one SNMPv3 user, and ``users`` more.
+    """Net-SNMP snmpd on loopback with one SNMPv3 user, and ``users`` more
+    (``ipv6=False``: on 127.0.0.1 only).
 
     Isolated from /etc/snmp and /var/lib/snmp (``-C``, SNMP_PERSISTENT_DIR), so a
     system snmpd on port 161 neither matters nor is touched. The persistent
@@ -220,8 +221,10 @@ class Snmpd:
         priv_key: str = "netmon-priv-pass",
         community: str | None = None,
         users: Sequence[SnmpdUser] = (),
+        ipv6: bool = True,
     ) -> None:
         self.users = list(users)
+        self.ipv6 = ipv6
         self.user = user
         self.auth_protocol = auth_protocol
         self.auth_key = auth_key
@@ -245,7 +248,8 @@ class Snmpd:
         if not self.port:
             self.port = free_udp_port(ipv6=True)
         lines = [
-            f"agentAddress udp6:[::1]:{self.port},udp:127.0.0.1:{self.port}",
+            f"agentAddress udp6:[::1]:{self.port},udp:127.0.0.1:{self.port}" if self.ipv6
+            else f"agentAddress udp:127.0.0.1:{self.port}",
             f'createUser {self.user} {self.auth_protocol} "{self.auth_key}" '
             f'{self.priv_protocol} "{self.priv_key}"',
             f"rouser {self.user} priv",
@@ -284,7 +288,8 @@ class Snmpd:
             "snmpget", "-v3", "-l", "authPriv", "-u", self.user,
             "-a", self.auth_protocol, "-A", self.auth_key,
             "-x", self.priv_protocol, "-X", self.priv_key,
-            "-t", "0.3", "-r", "0", "-On", f"udp6:[::1]:{self.port}", SYS_DESCR,
+            "-t", "0.3", "-r", "0", "-On",
+            f"udp6:[::1]:{self.port}" if self.ipv6 else f"udp:127.0.0.1:{self.port}", SYS_DESCR,
         ]
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:

@@ -567,6 +567,7 @@ targets:
         f"{main}:16:17: targets[0].collectors: unknown collector 'interfacs' "
         "(known: akcp, apc, entity_sensor, geist, host, interfaces, ups); "
         "did you mean 'interfaces'?",
+        "(known: interfaces, ipv6); did you mean 'interfaces'?",
     ]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from netmon.config import Target
+from netmon.config import Target, settings_model
 from netmon.credentials import SnmpV2c
 from netmon.model import DEVICE, HOST, POLL_ISSUE, UPS
 from netmon.poll import build_collectors, collectors_for, open_session, poll_target
@@ -34,7 +34,7 @@ def target(port: int, community: str, collectors: list[str]) -> Target:
 
 
 async def run(t: Target):
-    built = build_collectors(type("S", (), {"interfaces": None})())
+    built = build_collectors(settings_model()())  # every collector, on its defaults
     async with SnmpClient() as client:
         return await poll_target(open_session(client, t), t, collectors_for(t, built),
                                  RateEngine())

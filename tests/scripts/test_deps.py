@@ -50,7 +50,7 @@ def test_install_deps_installs_the_test_peers(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert apt == ["update -qq", "install -y -qq --no-install-recommends snmpd snmp "
                    "victoria-metrics prometheus-alertmanager systemd python3-venv sqlite3 "
-                   "chromium chromium-driver"]
+                   "chromium chromium-driver dnsmasq-base"]
 
 
 def test_demo_builds_the_snmpsim_venv_without_pip_noise_or_test_data(tmp_path: Path) -> None:
