@@ -15,7 +15,6 @@ signal without a poll in flight (see ``quiet_moment``).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -23,14 +22,13 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from vmetrics import VictoriaMetrics, free_port
+from waiting import HttpAnswer, http_get, wait_for
 
 from netmon import simnet
 from netmon.daemon import slot_offset_s
@@ -283,18 +281,6 @@ def parse_prometheus(text: str) -> Metrics:
 # -- the daemon as a process ------------------------------------------------------------
 
 
-def wait_for(predicate: Callable[[], object], timeout_s: float, what: str,
-             step_s: float = 0.05) -> object:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
-        time.sleep(step_s)
-
-
 def quiet_moment(names: Iterable[str], interval_s: float, *, after_s: float = 0.35,
                  before_s: float = 0.25) -> None:
     """Sleep until every target's last slot began ``after_s`` ago or more and its next
@@ -307,27 +293,6 @@ def quiet_moment(names: Iterable[str], interval_s: float, *, after_s: float = 0.
             time.sleep(t - now)
             return
     raise AssertionError(f"no quiet window for {list(names)} at {interval_s} s")
-
-
-@dataclass(slots=True)
-class HttpAnswer:
-    status: int
-    body: str
-    headers: dict[str, str]
-
-    def json(self) -> object:
-        return json.loads(self.body)
-
-
-def http_get(url: str, token: str | None = None, timeout_s: float = 5.0) -> HttpAnswer:
-    request = urllib.request.Request(url)
-    if token is not None:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as resp:
-            return HttpAnswer(resp.status, resp.read().decode(), dict(resp.headers))
-    except urllib.error.HTTPError as exc:
-        return HttpAnswer(exc.code, exc.read().decode(), dict(exc.headers))
 
 
 class NetmonDaemon:

@@ -14,8 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import http_get, wait_for
 from vmetrics import free_port
+from waiting import http_get, wait_for
 
 from netmon import simnet
 
