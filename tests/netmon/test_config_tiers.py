@@ -7,7 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_config import PROFILES, _in_fixtures, issues_of, write  # noqa: F401
+from test_config import (  # noqa: F401
+    KNOWN_COLLECTORS,
+    PROFILES,
+    _in_fixtures,
+    issues_of,
+    write,
+)
 
 from netmon.config import load_config, tier_collectors
 
@@ -75,7 +81,7 @@ tier_defaults:
   datacentre:
     collectors: [interfaces, usp]
 """, ["{main}:7:17: tier_defaults.datacentre.collectors: unknown collector 'usp' (known: "
-      "akcp, apc, entity_sensor, geist, host, interfaces, ups); did you mean 'ups'?"]),
+      f"{KNOWN_COLLECTORS}); did you mean 'ups'?"]),
     ("""\
 tier_defaults:
   data-centre:

@@ -148,7 +148,7 @@ def test_exec_start_pre_passes_with_every_credential(tmp_path: Path) -> None:
                                          "snmp-v3-priv": "example-priv-passphrase"})
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
-    assert done.stdout == "OK: 15 targets, 23 links in 5 files\n"
+    assert done.stdout == "OK: 19 targets, 23 links in 6 files\n"
 
 
 def test_secrets_come_from_load_credential() -> None:
