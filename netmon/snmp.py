@@ -191,6 +191,104 @@ def _short(text: str, limit: int = LOG_OID_CHARS) -> str:
     return text if len(text) <= limit else f"{text[:limit]}...({len(text)} chars)"
 
 
+# ---------------------------------------------------------------- UDP sockets (v2c and v3)
+
+
+class _Sockets:
+    """One UDP socket per address family, opened on first use, for one kind of
+    protocol (the v2c demux or the v3 fast path's); ``pending`` maps the
+    request-ids in flight to their requests."""
+
+    def __init__(self, client: SnmpClient,
+                 protocol: Callable[[], asyncio.DatagramProtocol]) -> None:
+        self.client = client
+        self.protocol = protocol
+        self.pending: dict[int, Any] = {}
+        self._transports: dict[int, asyncio.DatagramTransport] = {}
+        self._lock = asyncio.Lock()
+
+    async def transport(self, family: int) -> asyncio.DatagramTransport:
+        transport = self._transports.get(family)
+        if transport is not None:
+            return transport
+        if self.client._closed:
+            raise RuntimeError("SnmpClient is closed")
+        async with self._lock:
+            transport = self._transports.get(family)
+            if transport is None:
+                loop = asyncio.get_running_loop()
+                local = ("::", 0) if family == socket.AF_INET6 else ("0.0.0.0", 0)
+                transport, _ = await loop.create_datagram_endpoint(
+                    self.protocol, local_addr=local, family=family)
+                sock = transport.get_extra_info("socket")
+                with contextlib.suppress(OSError, AttributeError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
+                self._transports[family] = transport
+        return transport
+
+    def close(self) -> None:
+        for transport in self._transports.values():
+            transport.close()
+        self._transports.clear()
+        for p in self.pending.values():
+            if not p.fut.done():
+                p.fut.cancel()
+        self.pending.clear()
+
+
+def _mark_malformed(pending: dict[int, Any], source: tuple[str, int], reason: str) -> None:
+    """Garbage from ``source``: each request waiting on it names it if no valid answer comes."""
+    for p in pending.values():
+        if p.addr == source and not p.fut.done():
+            p.malformed = reason
+
+
+async def _send_until_answered(client: SnmpClient, sockets: _Sockets, family: int,
+                               sockaddr: tuple[Any, ...], pending: Any,
+                               build: Callable[[int], bytes], timeout_s: float, retries: int,
+                               no_answer: Callable[[], SnmpError], device: str, host: str
+                               ) -> Any:
+    """Send ``build(request-id)`` every ``timeout_s``, ``retries + 1`` times at most,
+    until ``pending.fut`` resolves (the protocol sets it); ``no_answer()`` fails it
+    after the last try. The answer is returned."""
+    transport = await sockets.transport(family)
+    loop = asyncio.get_running_loop()
+    fut = pending.fut
+    ids: list[int] = []
+    tries = retries + 1
+    timer: asyncio.TimerHandle | None = None
+
+    def send() -> None:
+        nonlocal timer, tries
+        if fut.done():
+            return
+        if tries == 0:
+            fut.set_exception(no_answer())
+            return
+        tries -= 1
+        # A NEW request-id (v3: msgID, and a new salt) per try; earlier ids stay
+        # registered so a late answer to an earlier try still completes the request.
+        rid = client._request_id()
+        ids.append(rid)
+        sockets.pending[rid] = pending
+        packet = build(rid)
+        try:
+            transport.sendto(packet, sockaddr)
+        except OSError as e:
+            fut.set_exception(SnmpError(device, f"cannot send to {host}: {e}"))
+            return
+        timer = loop.call_later(timeout_s, send)
+
+    send()
+    try:
+        return await fut
+    finally:
+        if timer is not None:
+            timer.cancel()
+        for rid in ids:
+            sockets.pending.pop(rid, None)
+
+
 # ---------------------------------------------------------------- v2c transport
 
 
@@ -240,9 +338,7 @@ class _V2cProtocol(asyncio.DatagramProtocol):
             # Garbage is not proof the device is broken (it may be stray or
             # spoofed): keep waiting for a valid answer, and if none comes,
             # report SnmpMalformed instead of a bare timeout.
-            for p in self.pending.values():
-                if p.addr == source and not p.fut.done():
-                    p.malformed = f"undecodable answer ({e})"
+            _mark_malformed(self.pending, source, f"undecodable answer ({e})")
             return
         p = self.pending.get(msg.request_id)
         if p is None or p.fut.done() or p.addr != source:
@@ -277,10 +373,8 @@ class SnmpClient:
     """
 
     def __init__(self, *, v3_fast_path: bool = True) -> None:
-        self._pending: dict[int, _Pending] = {}
         self._counts = {"ignored": 0}
-        self._transports: dict[int, asyncio.DatagramTransport] = {}
-        self._transport_lock = asyncio.Lock()
+        self._v2c = _Sockets(self, lambda: _V2cProtocol(self._v2c.pending, self._counts))
         self._next_id = random.randrange(1, _MAX_REQUEST_ID)
         self._v3: _V3Engine | None = None
         self._v3_lock = asyncio.Lock()
@@ -314,24 +408,7 @@ class SnmpClient:
         return rid
 
     async def _transport(self, family: int) -> asyncio.DatagramTransport:
-        transport = self._transports.get(family)
-        if transport is not None:
-            return transport
-        if self._closed:
-            raise RuntimeError("SnmpClient is closed")
-        async with self._transport_lock:
-            transport = self._transports.get(family)
-            if transport is None:
-                loop = asyncio.get_running_loop()
-                local = ("::", 0) if family == socket.AF_INET6 else ("0.0.0.0", 0)
-                transport, _ = await loop.create_datagram_endpoint(
-                    lambda: _V2cProtocol(self._pending, self._counts), local_addr=local,
-                    family=family)
-                sock = transport.get_extra_info("socket")
-                with contextlib.suppress(OSError, AttributeError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
-                self._transports[family] = transport
-        return transport
+        return await self._v2c.transport(family)
 
     async def _v3_engine(self) -> _V3Engine:
         if self._v3 is None:
@@ -342,13 +419,7 @@ class SnmpClient:
 
     async def aclose(self) -> None:
         self._closed = True
-        for transport in self._transports.values():
-            transport.close()
-        self._transports.clear()
-        for p in self._pending.values():
-            if not p.fut.done():
-                p.fut.cancel()
-        self._pending.clear()
+        self._v2c.close()
         if self._v3 is not None:
             self._v3.close()
             self._v3 = None
@@ -488,45 +559,17 @@ class SnmpSession:
                             max_repetitions: int, pdu_type: int) -> _Exchange:
         sockaddr = await self._resolve()
         client = self._client
-        transport = await client._transport(self._family)
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[ber.Message] = loop.create_future()
+        fut: asyncio.Future[ber.Message] = asyncio.get_running_loop().create_future()
         pending = _Pending(fut, (sockaddr[0], sockaddr[1]), self._community, self.device)
-        ids: list[int] = []
-        tries = self.retries + 1
-        timer: asyncio.TimerHandle | None = None
 
-        def send() -> None:
-            nonlocal timer, tries
-            if fut.done():
-                return
-            if tries == 0:
-                fut.set_exception(self._no_answer(pending.malformed))
-                return
-            tries -= 1
-            # A NEW request-id per try; earlier ids stay registered so a late
-            # answer to an earlier try still completes the request.
-            rid = client._request_id()
-            ids.append(rid)
-            client._pending[rid] = pending
-            packet = ber.encode_request(self._community, pdu_type, rid, encoded,
-                                        non_repeaters=non_repeaters,
-                                        max_repetitions=max_repetitions)
-            try:
-                transport.sendto(packet, sockaddr)
-            except OSError as e:
-                fut.set_exception(SnmpError(self.device, f"cannot send to {self.host}: {e}"))
-                return
-            timer = loop.call_later(self.timeout_s, send)
+        def build(rid: int) -> bytes:
+            return ber.encode_request(self._community, pdu_type, rid, encoded,
+                                      non_repeaters=non_repeaters,
+                                      max_repetitions=max_repetitions)
 
-        send()
-        try:
-            msg = await fut
-        finally:
-            if timer is not None:
-                timer.cancel()
-            for rid in ids:
-                client._pending.pop(rid, None)
+        msg: ber.Message = await _send_until_answered(
+            client, client._v2c, self._family, sockaddr, pending, build, self.timeout_s,
+            self.retries, lambda: self._no_answer(pending.malformed), self.device, self.host)
         if msg.pdu_type != ber.RESPONSE:
             raise SnmpMalformed(self.device, f"unexpected PDU type 0x{msg.pdu_type:02x}")
         return msg.error_status, msg.error_index, msg.varbinds, pending.ts
@@ -807,41 +850,12 @@ class SnmpSession:
         sockaddr = await self._resolve()
         transports = self._client._usm
         assert transports is not None
-        transport = await transports.transport(self._family)
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[usm.Incoming] = loop.create_future()
+        fut: asyncio.Future[usm.Incoming] = asyncio.get_running_loop().create_future()
         pending = _UsmPending(fut, (sockaddr[0], sockaddr[1]), user, engine)
-        ids: list[int] = []
-        tries = retries + 1
-        timer: asyncio.TimerHandle | None = None
-
-        def send() -> None:
-            nonlocal timer, tries
-            if fut.done():
-                return
-            if tries == 0:
-                fut.set_exception(self._usm_no_answer(pending, timeout_s, retries))
-                return
-            tries -= 1
-            # A new msgID (= request-id) and salt per try, as for v2c.
-            rid = self._client._request_id()
-            ids.append(rid)
-            transports.pending[rid] = pending
-            try:
-                transport.sendto(build(rid), sockaddr)
-            except OSError as e:
-                fut.set_exception(SnmpError(self.device, f"cannot send to {self.host}: {e}"))
-                return
-            timer = loop.call_later(timeout_s, send)
-
-        send()
-        try:
-            incoming = await fut
-        finally:
-            if timer is not None:
-                timer.cancel()
-            for rid in ids:
-                transports.pending.pop(rid, None)
+        incoming: usm.Incoming = await _send_until_answered(
+            self._client, transports.sockets, self._family, sockaddr, pending, build,
+            timeout_s, retries, lambda: self._usm_no_answer(pending, timeout_s, retries),
+            self.device, self.host)
         return incoming, pending.ts
 
     def _usm_no_answer(self, pending: _UsmPending, timeout_s: float, retries: int) -> SnmpError:
@@ -912,9 +926,7 @@ class _UsmProtocol(asyncio.DatagramProtocol):
         try:
             header = usm.Header(data)
         except ber.BerError as e:
-            for p in self.pending.values():
-                if p.addr == source and not p.fut.done():
-                    p.malformed = f"undecodable answer ({e})"
+            _mark_malformed(self.pending, source, f"undecodable answer ({e})")
             return
         msg_id = header.msg_id
         p = self.pending.get(msg_id)
@@ -947,39 +959,11 @@ class _UsmTransports:
     the msgID demux, and what is known of each agent's engine."""
 
     def __init__(self, client: SnmpClient) -> None:
-        self.client = client
-        self.pending: dict[int, _UsmPending] = {}
+        self.sockets = _Sockets(client, lambda: _UsmProtocol(self.sockets.pending))
         self.engines: dict[tuple[str, int], usm.EngineState] = {}
-        self._transports: dict[int, asyncio.DatagramTransport] = {}
-        self._lock = asyncio.Lock()
-
-    async def transport(self, family: int) -> asyncio.DatagramTransport:
-        transport = self._transports.get(family)
-        if transport is not None:
-            return transport
-        if self.client._closed:
-            raise RuntimeError("SnmpClient is closed")
-        async with self._lock:
-            transport = self._transports.get(family)
-            if transport is None:
-                loop = asyncio.get_running_loop()
-                local = ("::", 0) if family == socket.AF_INET6 else ("0.0.0.0", 0)
-                transport, _ = await loop.create_datagram_endpoint(
-                    lambda: _UsmProtocol(self.pending), local_addr=local, family=family)
-                sock = transport.get_extra_info("socket")
-                with contextlib.suppress(OSError, AttributeError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
-                self._transports[family] = transport
-        return transport
 
     def close(self) -> None:
-        for transport in self._transports.values():
-            transport.close()
-        self._transports.clear()
-        for p in self.pending.values():
-            if not p.fut.done():
-                p.fut.cancel()
-        self.pending.clear()
+        self.sockets.close()
 
 
 # ---------------------------------------------------------------- v3 through pysnmp
