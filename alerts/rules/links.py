@@ -107,11 +107,7 @@ class LinkUtilisationHigh(RuleBase):
                 firing = util >= _clear(opts, threshold)  # type: ignore[operator]
             else:
                 firing = False
-            if firing:
-                firing_keys.add(key)
-            elif key in firing_keys:
-                firing_keys.discard(key)
-            else:
+            if not self.report.should_report(key, firing):
                 continue
             labels = self._labels.get(key)
             if labels is None:
@@ -153,7 +149,6 @@ class LinkDown(RuleBase):
 
     def evaluate(self, samples: Sequence[Sample]) -> list[Observation]:
         out: list[Observation] = []
-        firing_keys = self.report.firing
         firing_devices = self.report.devices()
         for s in samples:
             f = s.fields
@@ -166,11 +161,7 @@ class LinkDown(RuleBase):
             key = _key(s)
             opts = self.options_for(key, s.tags)
             firing = opts.enabled and admin == ADMIN_UP and oper in OPER_DOWN
-            if firing:
-                firing_keys.add(key)
-            elif key in firing_keys:
-                firing_keys.discard(key)
-            else:
+            if not self.report.should_report(key, firing):
                 continue
             annotations: dict[str, str] = {}
             if firing:
