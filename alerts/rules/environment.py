@@ -24,6 +24,8 @@ from alerts.rules.shipped import (
     DcRule,
     configured,
     dc_labels,
+    limit_from,
+    number,
     shipped,
 )
 from netmon.model import SENSOR, SENSOR_KINDS, Sample, sensor_field
@@ -77,17 +79,11 @@ WHICH = {
 }
 
 
-def _num(fields: Any, name: str) -> float | None:
-    value = fields.get(name)
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
-        else None
-
-
 def device_limit(s: Sample, kind: str, side: str) -> tuple[float | None, dict[str, str]]:
     """The device's own warning limit on ``side`` (high/low), else its critical one."""
     who = str(s.fields.get("limits_from", "")) or "probe"
     for level in (f"{side}_warning", f"{side}_critical"):
-        value = _num(s.fields, sensor_field(kind, level))
+        value = number(s.fields, sensor_field(kind, level))
         if value is not None:
             en, vi = DEVICE_SOURCES.get(who, ("the device's {which}", "ngưỡng {which_vi} "
                                                                       "của thiết bị"))
@@ -102,10 +98,7 @@ def config_limit(opts: RuleOptions, labels: dict[str, str], attr: str
     value, source = configured(opts, labels, attr)
     if value is None:
         return None, {}
-    if source:
-        return value, {"limit_from": f"the limit configured for {source}",
-                       "limit_from_vi": f"ngưỡng cấu hình cho {source}"}
-    return value, {"limit_from": "the configured limit", "limit_from_vi": "ngưỡng cấu hình"}
+    return value, limit_from(source, "the configured limit", "ngưỡng cấu hình", "the ")
 
 
 class _SensorRule(DcRule):
@@ -133,7 +126,7 @@ class TemperatureHigh(_SensorRule):
               ) -> tuple[bool, float, dict[str, object]] | None:
         if s.tags.get("kind") != "temperature":
             return None
-        value = _num(s.fields, "temperature_c")
+        value = number(s.fields, "temperature_c")
         if value is None or s.fields.get("status") == "fault":
             return None  # a failed sensor is sensor_fault's business
         limit, source = device_limit(s, "temperature", "high")
@@ -170,7 +163,7 @@ class HumidityOutOfRange(_SensorRule):
               ) -> tuple[bool, float, dict[str, object]] | None:
         if s.tags.get("kind") != "humidity":
             return None
-        value = _num(s.fields, sensor_field("humidity"))
+        value = number(s.fields, sensor_field("humidity"))
         if value is None or s.fields.get("status") == "fault":
             return None
         labels = dc_labels(self.name, "", s.tags, self.key_tags)

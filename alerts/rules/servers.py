@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from alerts.rules.shipped import DcOptions, DcOverride, DcRule, configured, dc_labels, shipped
+from alerts.rules.shipped import DcOptions, DcOverride, DcRule, dc_labels, limit_from, shipped
 from netmon.model import FILESYSTEM_STORAGE_TYPES, HOST, Sample
 from netmon.plugins import register_rule
 from netmon.units import Percent
@@ -68,17 +68,13 @@ class FilesystemFull(DcRule):
         if not isinstance(used, int | float):
             return None
         labels = dc_labels(self.name, "", s.tags, self.key_tags)
-        limit, source = configured(opts, labels, "threshold_pct")
-        clear, _ = configured(opts, labels, "clear_below_pct")
-        assert limit is not None and clear is not None
-        clear = min(clear, limit)
-        firing = used >= limit or (self.report.was_firing(key) and used >= clear)
+        firing, limit, clear, source = self.band(opts, labels, key, used, "threshold_pct",
+                                                 "clear_below_pct")
         return firing, float(used), {
             "used_pct": float(used), "limit_pct": limit, "clear_pct": clear,
             "used": size_text(float(s.fields.get("used_bytes", 0))),
             "size": size_text(float(s.fields.get("size_bytes", 0))),
-            "limit_from": f"the limit configured for {source}" if source else "the limit",
-            "limit_from_vi": f"ngưỡng cấu hình cho {source}" if source else "ngưỡng",
+            **limit_from(source, "the limit", "ngưỡng", "the "),
         }
 
 

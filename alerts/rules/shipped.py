@@ -24,7 +24,7 @@ from alerts.templates import render
 from netmon.model import Observation, Sample
 
 __all__ = ["DEFAULTS_FILE", "DcMatch", "DcOptions", "DcOverride", "DcRule", "configured",
-           "dc_labels", "shipped"]
+           "dc_labels", "limit_from", "number", "shipped"]
 
 DEFAULTS_FILE = Path(__file__).with_name("datacentre.yaml")
 DcMatch = Literal["tier", "site", "province", "device", "sensor", "kind", "storage"]
@@ -74,6 +74,23 @@ def configured(options: RuleOptions, labels: Mapping[str, str], attr: str
     return value, source
 
 
+def limit_from(source: str, default_en: str, default_vi: str, article: str = ""
+               ) -> dict[str, str]:
+    """Template values naming where a configured limit was set: the override's match
+    (``source`` from :func:`configured`), else the rule's own option (the defaults)."""
+    if source:
+        return {"limit_from": f"{article}limit configured for {source}",
+                "limit_from_vi": f"ngưỡng cấu hình cho {source}"}
+    return {"limit_from": default_en, "limit_from_vi": default_vi}
+
+
+def number(fields: Mapping[str, object], name: str) -> float | None:
+    """A numeric field as float; None when absent or not a number (a bool is not one)."""
+    value = fields.get(name)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
+        else None
+
+
 class DcOverride(RuleOverride):
     """``overrides:`` entries of the data-centre rules may also match a sensor or storage."""
 
@@ -100,6 +117,25 @@ class DcRule(RuleBase):
               ) -> tuple[bool, float, dict[str, object]] | None:
         """(firing, value, template values), or None when this sample cannot be judged."""
         raise NotImplementedError
+
+    def band(self, opts: RuleOptions, labels: Mapping[str, str], key: tuple[str, ...],
+             value: float, limit_attr: str, clear_attr: str, *, rising: bool = True
+             ) -> tuple[bool, float, float, str]:
+        """Hysteresis on a configured limit: (firing, limit, clear, where the limit was set).
+
+        rising: firing at or above the limit, and once firing until under ``clear``
+        (never above the limit); else firing under the limit, and once firing until
+        at or above ``clear`` (never under the limit)."""
+        limit, source = configured(opts, labels, limit_attr)
+        clear, _ = configured(opts, labels, clear_attr)
+        assert limit is not None and clear is not None
+        if rising:
+            clear = min(clear, limit)
+            firing = value >= limit or (self.report.was_firing(key) and value >= clear)
+        else:
+            clear = max(clear, limit)
+            firing = value < limit or (self.report.was_firing(key) and value < clear)
+        return firing, limit, clear, source
 
     def evaluate(self, samples: Sequence[Sample]) -> list[Observation]:
         out: list[Observation] = []

@@ -18,8 +18,9 @@ from alerts.rules.shipped import (
     DcOptions,
     DcOverride,
     DcRule,
-    configured,
     dc_labels,
+    limit_from,
+    number,
     shipped,
 )
 from alerts.templates import duration, render
@@ -96,31 +97,18 @@ SOURCE_VI = {"normal": "lưới điện", "battery": "ắc quy", "bypass": "bypa
              "booster": "tăng áp", "reducer": "giảm áp", "none": "không có", "other": "khác"}
 
 
-def _num(s: Sample, field: str) -> float | None:
-    value = s.fields.get(field)
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
-        else None
-
-
 def _context(s: Sample) -> dict[str, object]:
-    runtime = _num(s, "runtime_s")
-    charge = _num(s, "charge_pct")
-    load = _num(s, "output_load_pct")
+    runtime = number(s.fields, "runtime_s")
+    charge = number(s.fields, "charge_pct")
+    load = number(s.fields, "output_load_pct")
     return {
         "runtime": duration(runtime) if runtime is not None else "?",
-        "on_battery": duration(_num(s, "on_battery_s") or 0.0),
+        "on_battery": duration(number(s.fields, "on_battery_s") or 0.0),
         "charge": f"{charge:g}%" if charge is not None else "?",
         "load": f"{load:g}%" if load is not None else "?",
         "source": s.fields.get("output_source", "?"),
         "source_vi": SOURCE_VI.get(str(s.fields.get("output_source")), "?"),
     }
-
-
-def _limit_from(source: str, default_en: str, default_vi: str) -> dict[str, str]:
-    if source:
-        return {"limit_from": f"limit configured for {source}",
-                "limit_from_vi": f"ngưỡng cấu hình cho {source}"}
-    return {"limit_from": default_en, "limit_from_vi": default_vi}
 
 
 class _UpsRule(DcRule):
@@ -142,7 +130,7 @@ class UpsOnBattery(_UpsRule):
         source = s.fields.get("output_source")
         if source is None:
             return None
-        return source == "battery", _num(s, "on_battery_s") or 0.0, _context(s)
+        return source == "battery", number(s.fields, "on_battery_s") or 0.0, _context(s)
 
 
 class UpsBatteryLow(_UpsRule):
@@ -155,7 +143,7 @@ class UpsBatteryLow(_UpsRule):
         status = s.fields.get("battery_status")
         if status is None:
             return None
-        charge = _num(s, "charge_pct")
+        charge = number(s.fields, "charge_pct")
         return (status in ("low", "depleted"), charge if charge is not None else -1.0,
                 {**_context(s), "status": status, "status_vi": STATUS_VI.get(str(status),
                                                                               status)})
@@ -179,7 +167,7 @@ class UpsRuntimeLow(_UpsRule):
 
     def judge(self, s: Sample, opts: Any, key: tuple[str, ...]
               ) -> tuple[bool, float, dict[str, object]] | None:
-        runtime = _num(s, "runtime_s")
+        runtime = number(s.fields, "runtime_s")
         if runtime is None:
             return None
         if (runtime == 0 and s.fields.get("output_source") == "normal"
@@ -188,14 +176,11 @@ class UpsRuntimeLow(_UpsRule):
             # full, normal battery: "not estimated", not "no runtime".
             return None
         labels = dc_labels(self.name, opts.severity, s.tags)
-        floor, source = configured(opts, labels, "floor_s")
-        clear, _ = configured(opts, labels, "clear_above_s")
-        assert floor is not None and clear is not None
-        clear = max(clear, floor)
-        firing = runtime < floor or (self.report.was_firing(key) and runtime < clear)
+        firing, floor, clear, source = self.band(opts, labels, key, runtime, "floor_s",
+                                                 "clear_above_s", rising=False)
         return firing, runtime, {**_context(s), "floor": duration(floor),
                                  "clear": duration(clear),
-                                 **_limit_from(source, "floor", "mức tối thiểu")}
+                                 **limit_from(source, "floor", "mức tối thiểu")}
 
 
 class OverloadOverride(DcOverride):
@@ -216,18 +201,15 @@ class UpsOverload(_UpsRule):
 
     def judge(self, s: Sample, opts: Any, key: tuple[str, ...]
               ) -> tuple[bool, float, dict[str, object]] | None:
-        load = _num(s, "output_load_pct")
+        load = number(s.fields, "output_load_pct")
         if load is None:
             return None
         labels = dc_labels(self.name, opts.severity, s.tags)
-        limit, source = configured(opts, labels, "threshold_pct")
-        clear, _ = configured(opts, labels, "clear_below_pct")
-        assert limit is not None and clear is not None
-        clear = min(clear, limit)
-        firing = load >= limit or (self.report.was_firing(key) and load >= clear)
+        firing, limit, clear, source = self.band(opts, labels, key, load, "threshold_pct",
+                                                 "clear_below_pct")
         return firing, load, {**_context(s), "load_pct": load, "limit_pct": limit,
                               "clear_pct": clear,
-                              **_limit_from(source, "limit", "ngưỡng")}
+                              **limit_from(source, "limit", "ngưỡng")}
 
 
 class UpsOnBypass(_UpsRule):
