@@ -18,12 +18,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from alerts.matchers import label_matches, split_matcher
 from netmon.units import Duration
 
 __all__ = ["Matcher", "Route", "RouteOptions", "build_routes", "parse_matcher"]
 
 MatchOp = Literal["=", "!=", "=~", "!~"]
-_MATCHER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$")
 ALL_LABELS = "..."
 """``group_by: ['...']`` groups by every label: each alert is its own group."""
 
@@ -41,26 +41,18 @@ class Matcher:
     value: str
 
     def matches(self, labels: Mapping[str, str]) -> bool:
-        have = labels.get(self.label, "")
-        if self.op == "=":
-            return have == self.value
-        if self.op == "!=":
-            return have != self.value
-        hit = re.fullmatch(self.value, have) is not None
-        return hit if self.op == "=~" else not hit
+        return label_matches(self.op, self.value, labels.get(self.label, ""))
 
     def __str__(self) -> str:
         return f"{self.label}{self.op}{self.value!r}"
 
 
 def parse_matcher(text: str) -> Matcher:
-    m = _MATCHER.match(text)
-    if not m:
+    parts = split_matcher(text)
+    if parts is None:
         raise ValueError(f"{text!r} is not a matcher (examples: tier=backbone, "
                          "severity!=info, site=~HN.*)")
-    label, op, value = m.group(1), m.group(2), m.group(3)
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        value = value[1:-1]
+    label, op, value = parts
     if op in ("=~", "!~"):
         try:
             re.compile(value)

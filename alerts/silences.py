@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-__all__ = ["Matcher", "Silence", "parse_matcher", "silence_from_json"]
+from alerts.matchers import label_matches, split_matcher
 
-_MATCHER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$")
+__all__ = ["Matcher", "Silence", "parse_matcher", "silence_from_json"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,14 +31,9 @@ class Matcher:
     _regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
 
     def matches(self, labels: Mapping[str, str]) -> bool:
-        have = labels.get(self.name, "")
-        if self.op == "=":
-            return have == self.value
-        if self.op == "!=":
-            return have != self.value
-        assert self._regex is not None
-        hit = self._regex.fullmatch(have) is not None
-        return hit if self.op == "=~" else not hit
+        if self.op in ("=~", "!~"):
+            assert self._regex is not None
+        return label_matches(self.op, self.value, labels.get(self.name, ""), self._regex)
 
     def __str__(self) -> str:
         return f"{self.name}{self.op}{self.value}"
@@ -46,13 +41,11 @@ class Matcher:
 
 def parse_matcher(text: str) -> Matcher:
     """``site=HNI`` / ``device=~core-.*`` -> Matcher; ValueError with an example otherwise."""
-    m = _MATCHER.match(text)
-    if not m:
+    parts = split_matcher(text)
+    if parts is None:
         raise ValueError(f"{text!r} is not a label matcher "
                          "(examples: site=HNI, device=~core-.*, alertname!=link_down)")
-    name, op, value = m.groups()
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-        value = value[1:-1]
+    name, op, value = parts
     regex = None
     if op in ("=~", "!~"):
         try:
