@@ -18,7 +18,6 @@ import asyncio
 import email
 import email.policy
 import json
-import socket
 import subprocess
 import time
 import urllib.request
@@ -29,14 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from waiting import free_port, stop_process
 
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def eventually(check: Any, timeout_s: float = 10.0, interval_s: float = 0.05) -> Any:
@@ -95,13 +89,8 @@ receivers:
         raise TimeoutError(f"alertmanager not ready after {timeout_s}s; see {self.log_path}")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        if self.proc is not None:
+            stop_process(self.proc)
         self.proc = None
 
     def alerts(self) -> list[dict[str, Any]]:

@@ -19,7 +19,6 @@ how the tests simulate an outage.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 import urllib.error
@@ -27,13 +26,11 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from waiting import free_port, stop_process
+
+__all__ = ["BINARY", "VictoriaMetrics", "free_port"]
+
 BINARY = "/usr/bin/victoria-metrics"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class VictoriaMetrics:
@@ -85,13 +82,7 @@ class VictoriaMetrics:
         """Graceful stop (SIGTERM): what it acknowledged stays on disk."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         self.proc = None
 
     def _get(self, path: str, timeout_s: float = 10.0) -> bytes:

@@ -1,4 +1,5 @@
-"""Waiting for real peers in tests: poll a condition, GET a URL (urllib, no client library).
+"""Waiting for real peers in tests: poll a condition, GET a URL (urllib, no client library),
+a free loopback port for a peer, and stopping a peer's process.
 
 Step: test helpers, shared by tests/netmon/conftest.py and the test modules that need
 them (imported by module name, as tests/agents.py and tests/vmetrics.py are: pytest's
@@ -8,11 +9,30 @@ them (imported by module name, as tests/agents.py and tests/vmetrics.py are: pyt
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (a graceful stop), then SIGKILL if it has not exited within 10 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
 
 
 def wait_for(predicate: Callable[[], object], timeout_s: float, what: str,

@@ -10,11 +10,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import socket
 from datetime import UTC, datetime, timedelta
 
 import ipv6_records as rec
 from aiohttp.test_utils import TestClient, TestServer
+from waiting import free_port
 
 from netmon.cli import main
 from netmon.daemon import DaemonState
@@ -144,12 +144,6 @@ def test_netmon_report_ipv6_end_to_end(tmp_path, snmpsim_factory, capsys):
     assert table.startswith("IPv6 readiness (tier province): 3 devices, 0 services\n")
     assert main(["report", "ipv6", "--config", str(path), "--tier", "ministry"]) == 1
     assert "no target lists the ipv6 collector in tier ministry" in capsys.readouterr().err
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_api_ipv6_serves_the_daemons_latest_run():
