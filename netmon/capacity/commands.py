@@ -10,12 +10,17 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from netmon.plugins import register_report
 from netmon.units import parse_duration
 
+if TYPE_CHECKING:
+    from netmon.capacity.store import RollupStore
+
+T = TypeVar("T")
 TIERS = ("backbone", "ministry", "province", "district", "datacentre")
 
 
@@ -34,6 +39,22 @@ def _output(args: argparse.Namespace, text: str) -> None:
         print(f"wrote {args.output}", file=sys.stderr)
 
 
+def _from_store(config: Any, build: Callable[[RollupStore], T]) -> T | None:
+    """``build(store)`` on the daemon's roll-up store, opened read-only and closed after;
+    None (the reason printed) when there is no store yet."""
+    from netmon.capacity.store import RollupStore
+
+    try:
+        store = RollupStore.in_state_dir(config.settings.state_dir, readonly=True)
+    except FileNotFoundError as exc:
+        print(str(exc), file=sys.stderr)
+        return None
+    try:
+        return build(store)
+    finally:
+        store.close()
+
+
 def _capacity_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--since", type=_duration, default=None,
                    help="window of daily roll-ups to fit (default capacity.window, 90d)")
@@ -49,18 +70,11 @@ def _capacity(args: argparse.Namespace, config: Any) -> int:
         render_json,
         render_table,
     )
-    from netmon.capacity.store import RollupStore
 
-    try:
-        store = RollupStore.in_state_dir(config.settings.state_dir, readonly=True)
-    except FileNotFoundError as exc:
-        print(str(exc), file=sys.stderr)
+    report = _from_store(config, lambda store: build_capacity_report(
+        store, config.settings.capacity, now=time.time(), since_s=args.since, tier=args.tier))
+    if report is None:
         return 1
-    try:
-        report = build_capacity_report(store, config.settings.capacity, now=time.time(),
-                                       since_s=args.since, tier=args.tier)
-    finally:
-        store.close()
     if not report.links:
         for message in report.messages:
             print(message, file=sys.stderr)
@@ -85,18 +99,12 @@ def _coverage_args(p: argparse.ArgumentParser) -> None:
 
 def _coverage(args: argparse.Namespace, config: Any) -> int:
     from netmon.capacity.coverage import coverage_report, render_coverage
-    from netmon.capacity.store import RollupStore
 
-    try:
-        store = RollupStore.in_state_dir(config.settings.state_dir, readonly=True)
-    except FileNotFoundError as exc:
-        print(str(exc), file=sys.stderr)
+    report = _from_store(config, lambda store: coverage_report(
+        store, config.targets, now=time.time(),
+        period_s=args.since or config.settings.capacity.coverage_period_s))
+    if report is None:
         return 1
-    try:
-        report = coverage_report(store, config.targets, now=time.time(),
-                                 period_s=args.since or config.settings.capacity.coverage_period_s)
-    finally:
-        store.close()
     if not report.tiers:
         print("no targets in the configuration: nothing to cover", file=sys.stderr)
         return 1
