@@ -15,7 +15,7 @@ import asyncio
 import csv
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,6 +55,18 @@ def _group(dim: str) -> dict[str, Any]:
             "portals": 0, "portals_green": 0}
 
 
+def _groups(rollups: dict[str, dict[str, dict[str, Any]]], tags: Mapping[str, str]
+            ) -> list[dict[str, Any]]:
+    """The roll-up groups a sample counts in: one per dimension it is tagged with."""
+    return [rollups[dim].setdefault(tags[dim], _group(tags[dim]))
+            for dim in DIMENSIONS if dim in tags]
+
+
+def _reasons(s: Sample) -> list[str]:
+    reasons = str(s.fields.get("reasons") or s.fields.get("error") or "")
+    return [r for r in reasons.split("; ") if r]
+
+
 def build_report(samples: Iterable[Sample], *, tier: str | None = None) -> dict[str, Any]:
     """The roll-up of the latest readiness and service samples (of one tier, if given)."""
     devices, services = _latest(samples)
@@ -65,10 +77,7 @@ def build_report(samples: Iterable[Sample], *, tier: str | None = None) -> dict[
     below: list[dict[str, Any]] = []
     for _, s in sorted(devices.items(), key=lambda kv: kv[0]):
         level = s.fields.get("level")
-        for dim in DIMENSIONS:
-            if dim not in s.tags:
-                continue
-            g = rollups[dim].setdefault(s.tags[dim], _group(s.tags[dim]))
+        for g in _groups(rollups, s.tags):
             g["devices"] += 1
             if not isinstance(level, int):
                 g["unknown"] += 1
@@ -77,26 +86,21 @@ def build_report(samples: Iterable[Sample], *, tier: str | None = None) -> dict[
             g["level3_plus"] += level >= 3
             g["level4"] += level == 4
         if not isinstance(level, int) or level < 3:
-            reasons = str(s.fields.get("reasons") or s.fields.get("error") or "")
             below.append({**dict(s.tags), "level": level if isinstance(level, int) else None,
                           "level_name": LEVEL_NAMES[level] if isinstance(level, int) else
-                          "unknown", "reasons": [r for r in reasons.split("; ") if r]})
+                          "unknown", "reasons": _reasons(s)})
     not_green: list[dict[str, Any]] = []
     for _, s in sorted(services.items(), key=lambda kv: kv[0]):
         colour = s.fields.get("colour")
-        for dim in DIMENSIONS:
-            if dim not in s.tags:
-                continue
-            g = rollups[dim].setdefault(s.tags[dim], _group(s.tags[dim]))
+        for g in _groups(rollups, s.tags):
             if colour in COLOURS:
                 g["services"][colour] += 1
             if s.tags.get("kind") == "portal" and colour != "grey":
                 g["portals"] += 1
                 g["portals_green"] += colour == "green"
         if colour not in ("green", "grey"):
-            reasons = str(s.fields.get("reasons") or s.fields.get("error") or "")
             not_green.append({**dict(s.tags), "colour": colour or "unknown",
-                              "reasons": [r for r in reasons.split("; ") if r]})
+                              "reasons": _reasons(s)})
     for groups in rollups.values():
         for g in groups.values():
             judged = g["devices"] - g["unknown"]
