@@ -164,30 +164,16 @@ def ups_fields(scalars: dict[str, object], inputs: dict[str, dict[str, object]],
         if detail:
             fields["self_test_detail"] = detail
 
-    for n, row in enumerate(inputs.values(), start=1):
-        for name, field, scale in (("upsInputVoltage", "voltage_v", 1.0),
-                                   ("upsInputFrequency", "frequency_hz", 0.1),
-                                   ("upsInputCurrent", "current_a", 0.1),
-                                   ("upsInputTruePower", "power_w", 1.0)):
-            value = as_int(row.get(name))
-            if value is not None:
-                fields[f"input_l{n}_{field}"] = value / 10.0 if scale == 0.1 else value
-    if inputs:
-        fields["input_num_lines"] = len(inputs)
-    loads: list[int] = []
-    for n, row in enumerate(outputs.values(), start=1):
-        for name, field, scale in (("upsOutputVoltage", "voltage_v", 1.0),
-                                   ("upsOutputCurrent", "current_a", 0.1),
-                                   ("upsOutputPower", "power_w", 1.0),
-                                   ("upsOutputPercentLoad", "load_pct", 1.0)):
-            value = as_int(row.get(name))
-            if value is not None:
-                fields[f"output_l{n}_{field}"] = value / 10.0 if scale == 0.1 else value
-        load = as_int(row.get("upsOutputPercentLoad"))
-        if load is not None:
-            loads.append(load)
-    if outputs:
-        fields["output_num_lines"] = len(outputs)
+    _per_line(fields, "input", inputs, (("upsInputVoltage", "voltage_v", 1.0),
+                                        ("upsInputFrequency", "frequency_hz", 0.1),
+                                        ("upsInputCurrent", "current_a", 0.1),
+                                        ("upsInputTruePower", "power_w", 1.0)))
+    _per_line(fields, "output", outputs, (("upsOutputVoltage", "voltage_v", 1.0),
+                                          ("upsOutputCurrent", "current_a", 0.1),
+                                          ("upsOutputPower", "power_w", 1.0),
+                                          ("upsOutputPercentLoad", "load_pct", 1.0)))
+    loads = [load for row in outputs.values()
+             if (load := as_int(row.get("upsOutputPercentLoad"))) is not None]
     if loads:
         fields["output_load_pct"] = max(loads)
     else:
@@ -195,6 +181,20 @@ def ups_fields(scalars: dict[str, object], inputs: dict[str, dict[str, object]],
     if "alarms_present" in fields:
         fields["alarms"] = ",".join(alarms)
     return fields, missing
+
+
+def _per_line(fields: dict[str, float | int | str | bool], prefix: str,
+              lines: dict[str, dict[str, object]],
+              columns: tuple[tuple[str, str, float], ...]) -> None:
+    """``<prefix>_l<n>_<field>`` for each line (row) of upsInputTable / upsOutputTable,
+    numbered from 1 in index order, and ``<prefix>_num_lines``."""
+    for n, row in enumerate(lines.values(), start=1):
+        for name, field, scale in columns:
+            value = as_int(row.get(name))
+            if value is not None:
+                fields[f"{prefix}_l{n}_{field}"] = value / 10.0 if scale == 0.1 else value
+    if lines:
+        fields[f"{prefix}_num_lines"] = len(lines)
 
 
 class UpsMibCollector:
