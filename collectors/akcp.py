@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, ClassVar
 from collectors.common import (
     as_int,
     as_text,
+    f_to_c,
     issue_samples,
     rows,
     sensor_sample,
@@ -55,10 +56,6 @@ SWITCH_COLUMNS = {f"{SWITCH}.1": "descr", f"{SWITCH}.3": "status", f"{SWITCH}.4"
 STATUS = {1: "unknown", 2: "ok", 3: "high_warning", 4: "high_critical", 5: "low_warning",
           6: "low_critical", 7: "fault"}
 ONLINE, OFFLINE = 1, 2
-
-
-def _f_to_c(value: float) -> float:
-    return round((value - 32.0) * 5.0 / 9.0, 2)
 
 
 class AkcpCollector:
@@ -108,8 +105,8 @@ class AkcpCollector:
         limits = {k: float(v) for k in SENSOR_LIMITS
                   if (v := as_int(row.get(k))) is not None}
         if kind == "temperature" and as_int(row.get("degree_type")) == 0:
-            value = _f_to_c(value) if value is not None else None
-            limits = {k: _f_to_c(v) for k, v in limits.items()}
+            value = f_to_c(value) if value is not None else None
+            limits = {k: f_to_c(v) for k, v in limits.items()}
         problem = ""
         if value is None:
             problem = "no value column (partial walk)"

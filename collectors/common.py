@@ -1,4 +1,4 @@
-"""Helpers the data-centre collectors share: device tags, value coercion, issue samples.
+"""Helpers the data-centre collectors share: device tags, value coercion and units, issue samples.
 
 Step: scheduler -> **collectors** -> samples. Nothing here does I/O.
 """
@@ -38,6 +38,11 @@ def as_text(value: object) -> str:
     if isinstance(value, str):
         return value.strip()
     return ""
+
+
+def f_to_c(value: float) -> float:
+    """°F (probes set to Fahrenheit) to °C, to the hundredth."""
+    return round((value - 32.0) * 5.0 / 9.0, 2)
 
 
 def stamp(answered: float) -> datetime:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from collectors.common import as_int, as_text, rows, sensor_sample, stamp, unique_names
+from collectors.common import as_int, as_text, f_to_c, rows, sensor_sample, stamp, unique_names
 from netmon.model import Sample
 from netmon.plugins import register_collector
 from netmon.snmp import SnmpSession
@@ -32,7 +32,7 @@ REMOTE = {f"{GEIST}.4.1.3": "name", f"{GEIST}.4.1.4": "avail", f"{GEIST}.4.1.5":
 
 def _celsius(tenths: int, fahrenheit: bool) -> float:
     value = tenths / 10.0
-    return round((value - 32.0) * 5.0 / 9.0, 2) if fahrenheit else value
+    return f_to_c(value) if fahrenheit else value
 
 
 class GeistCollector:
