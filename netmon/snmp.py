@@ -243,11 +243,10 @@ def _mark_malformed(pending: dict[int, Any], source: tuple[str, int], reason: st
             p.malformed = reason
 
 
-async def _send_until_answered(client: SnmpClient, sockets: _Sockets, family: int,
-                               sockaddr: tuple[Any, ...], pending: Any,
-                               build: Callable[[int], bytes], timeout_s: float, retries: int,
-                               no_answer: Callable[[], SnmpError], device: str, host: str
-                               ) -> Any:
+async def _send_until_answered(sockets: _Sockets, family: int, sockaddr: tuple[Any, ...],
+                               pending: Any, build: Callable[[int], bytes], timeout_s: float,
+                               retries: int, no_answer: Callable[[], SnmpError], device: str,
+                               host: str) -> Any:
     """Send ``build(request-id)`` every ``timeout_s``, ``retries + 1`` times at most,
     until ``pending.fut`` resolves (the protocol sets it); ``no_answer()`` fails it
     after the last try. The answer is returned."""
@@ -268,7 +267,7 @@ async def _send_until_answered(client: SnmpClient, sockets: _Sockets, family: in
         tries -= 1
         # A NEW request-id (v3: msgID, and a new salt) per try; earlier ids stay
         # registered so a late answer to an earlier try still completes the request.
-        rid = client._request_id()
+        rid = sockets.client._request_id()
         ids.append(rid)
         sockets.pending[rid] = pending
         packet = build(rid)
@@ -558,7 +557,6 @@ class SnmpSession:
     async def _exchange_v2c(self, encoded: list[bytes], non_repeaters: int,
                             max_repetitions: int, pdu_type: int) -> _Exchange:
         sockaddr = await self._resolve()
-        client = self._client
         fut: asyncio.Future[ber.Message] = asyncio.get_running_loop().create_future()
         pending = _Pending(fut, (sockaddr[0], sockaddr[1]), self._community, self.device)
 
@@ -568,7 +566,7 @@ class SnmpSession:
                                       max_repetitions=max_repetitions)
 
         msg: ber.Message = await _send_until_answered(
-            client, client._v2c, self._family, sockaddr, pending, build, self.timeout_s,
+            self._client._v2c, self._family, sockaddr, pending, build, self.timeout_s,
             self.retries, lambda: self._no_answer(pending.malformed), self.device, self.host)
         if msg.pdu_type != ber.RESPONSE:
             raise SnmpMalformed(self.device, f"unexpected PDU type 0x{msg.pdu_type:02x}")
@@ -853,7 +851,7 @@ class SnmpSession:
         fut: asyncio.Future[usm.Incoming] = asyncio.get_running_loop().create_future()
         pending = _UsmPending(fut, (sockaddr[0], sockaddr[1]), user, engine)
         incoming: usm.Incoming = await _send_until_answered(
-            self._client, transports.sockets, self._family, sockaddr, pending, build,
+            transports.sockets, self._family, sockaddr, pending, build,
             timeout_s, retries, lambda: self._usm_no_answer(pending, timeout_s, retries),
             self.device, self.host)
         return incoming, pending.ts
