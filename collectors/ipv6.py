@@ -48,16 +48,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from collectors.interfaces import COL as IF_COL
 from collectors.interfaces import discover_interfaces, match_links
+from collectors.ipv6_options import Ipv6Options
 from collectors.ipv6_services import ServiceChecker, check_services
 from netmon.model import IPV6_LINK, IPV6_READINESS, POLL_ISSUE, Sample
 from netmon.plugins import register_collector, register_section
 from netmon.rates import Rates, Reading, assess
 from netmon.snmp import NoSuch, SnmpError, SnmpSession
-from netmon.units import Duration, Percent
 
 if TYPE_CHECKING:
     from netmon.config import Link, Target
@@ -125,26 +123,6 @@ _NETS = (
     ("ula", ipaddress.IPv6Network("fc00::/7")),
     ("multicast", ipaddress.IPv6Network("ff00::/8")),
 )
-
-
-class Ipv6Options(BaseModel):
-    """``ipv6:`` in netmon.yaml (read by the ``ipv6`` collector and its service checks)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    interval_s: Duration = Field(3600.0, alias="interval")
-    """How often readiness and services are checked, apart from traffic polling."""
-    traffic_floor_pct: Percent = Field(0.1, alias="traffic_floor")
-    """Level 4 needs IPv6 to carry at least this share of the device's IP traffic."""
-    resolvers: tuple[str, ...] = ()
-    """DNS servers for the service checks (``192.0.2.53``, ``127.0.0.1:5353``,
-    ``[2001:db8::53]:53``); empty: the system's (/etc/resolv.conf)."""
-    dns_timeout_s: Duration = Field(3.0, alias="dns_timeout")
-    connect_timeout_s: Duration = Field(5.0, alias="connect_timeout")
-    ca_file: str | None = None
-    """CA bundle that HTTPS certificates must validate against; default: the system's."""
-    concurrency: int = Field(20, ge=1, le=1000)
-    """Service checks run at once per target."""
 
 
 def classify(address: ipaddress.IPv6Address) -> str:

@@ -46,10 +46,10 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
+from collectors.ipv6_options import Ipv6Options
 from netmon.model import IPV6_SERVICE, Sample
 
 if TYPE_CHECKING:
-    from collectors.ipv6 import Ipv6Options
     from netmon.config import Service, Target
 
 DEFAULT_PORT = {"portal": 443, "dns": 53, "mail": 25}
