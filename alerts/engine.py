@@ -325,7 +325,7 @@ class AlertEngine:
                   unreachable: set[str]) -> Alert:
         inhibited = (st.rule != DEVICE_UNREACHABLE
                      and st.labels.get("device", "\x00") in unreachable)
-        silenced = any(s.matches(st.labels) for s in silences)
+        silenced = bool(silences) and any(s.matches(st.labels) for s in silences)
         # An alert not observed since the last evaluation (polls are less frequent
         # than evaluations) is handed over again as it was: building one costs more
         # than judging a hundred links.
