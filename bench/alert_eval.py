@@ -11,8 +11,10 @@ link. 5% of the links run over their threshold, 2% oscillate around it, 0.5%
 are down, 0.2% of the devices are unreachable. Each cycle gets fresh samples
 (new timestamps, traffic moved) and runs ``AlertEngine.evaluate`` with every
 registered rule and the state in a real alerts.sqlite; only ``evaluate`` is
-timed (``time.process_time``). The first cycle (every link judged for the
-first time) is shown apart; the goal is for the steady cycles.
+timed (``time.process_time``). Cycles are 60 s apart: the links over their
+threshold are pending for ``for`` (5 min) and all start firing in one cycle.
+The first cycle (every link judged for the first time) and that one are shown
+apart; the goal is for the steady cycles after it, every alert firing.
 
 Each share of links over threshold runs under two garbage-collection
 policies: CPython's default, and the daemon's (``netmon.gcpolicy``: full
@@ -164,22 +166,24 @@ def main() -> int:
     print(machine_line())
     print()
     print(f"| {'links over threshold':<20} | {'GC policy':<9} | {'alerts held':>25} | "
-          f"{'first cycle':>11} | {'CPU ms/cycle':>12} | {'without full GC':>15} | "
-          f"{'per link':>8} | {'goal':>6} |")
-    print(f"|{'-' * 22}|{'-' * 11}|{'-' * 27}|{'-' * 13}|{'-' * 14}|{'-' * 17}|{'-' * 10}|"
-          f"{'-' * 8}|")
+          f"{'first cycle':>11} | {'all fire':>8} | {'CPU ms/cycle':>12} | "
+          f"{'without full GC':>15} | {'per link':>8} | {'goal':>6} |")
+    print(f"|{'-' * 22}|{'-' * 11}|{'-' * 27}|{'-' * 13}|{'-' * 10}|{'-' * 14}|"
+          f"{'-' * 17}|{'-' * 10}|{'-' * 8}|")
     for r in rows:
         held = ", ".join(f"{n} {state}" for state, n in sorted(r["counts"].items()))
         print(f"| {format(r['over'], '.0%'):<20} | {r['gc']:<9} | {held:>25} | "
-              f"{r['first']:>8.0f} ms | "
+              f"{r['first']:>8.0f} ms | {r['fire']:>5.0f} ms | "
               f"{r['median']:>9.1f} ms | {r['no_gc']:>12.1f} ms | "
               f"{r['median'] * 1000 / args.links:>5.2f} µs | {'<' + format(GOAL_MS, 'g'):>6} |")
     print()
-    print(f"CPU ms/cycle: median of {args.cycles} steady cycles (time.process_time around "
-          "AlertEngine.evaluate), including\nthe full (generation-2) garbage collections "
+    print(f"CPU ms/cycle: median of {args.cycles} steady cycles, every alert firing "
+          "(time.process_time around AlertEngine.evaluate),\nincluding the full (generation-2) "
+          "garbage collections "
           "Python happens to run inside it; 'without full GC'\nsubtracts them (they scan "
           "the whole heap, mostly the 100,000 samples of the cycle). First cycle:\nevery "
-          "link judged for the first time.\nGC policy: default is CPython's; daemon is "
+          "link judged for the first time; all fire: the cycle in which the pending alerts "
+          "start firing.\nGC policy: default is CPython's; daemon is "
           "netmon.gcpolicy as the daemon applies it (full collections\nat most every "
           f"{gcpolicy.FULL_EVERY} middle-generation ones, the state after start-up frozen).")
     return 0 if all(r["median"] < GOAL_MS for r in rows) else 1
@@ -199,9 +203,11 @@ def run(args: argparse.Namespace, over: float, policy: str) -> dict:
         wall_ms: list[float] = []
         gc_ms: list[float] = []
         full_gc = _FullCollections()
-        first_ms = 0.0
+        first_ms = fire_ms = 0.0
         samples_per_cycle = 0
-        for i in range(args.cycles + 1):
+        # The cycle in which the links over their threshold have been so for `for`.
+        fire = int(engine.rules["link_utilisation_high"].options.for_s // 60)
+        for i in range(fire + args.cycles + 1):
             samples = net.cycle(i)
             samples_per_cycle = len(samples)
             now = samples[0].ts
@@ -211,7 +217,9 @@ def run(args: argparse.Namespace, over: float, policy: str) -> dict:
             c1, w1 = time.process_time(), time.perf_counter()
             if i == 0:
                 first_ms = (c1 - c0) * 1000
-            else:
+            elif i == fire:
+                fire_ms = (c1 - c0) * 1000
+            elif i > fire:
                 cpu_ms.append((c1 - c0) * 1000)
                 gc_ms.append(full_gc.spent_s * 1000)
                 if args.verbose:
@@ -223,7 +231,7 @@ def run(args: argparse.Namespace, over: float, policy: str) -> dict:
             counts[state] = counts.get(state, 0) + n
         if args.profile:
             prof = cProfile.Profile()
-            samples = net.cycle(args.cycles + 1)
+            samples = net.cycle(fire + args.cycles + 1)
             prof.enable()
             engine.evaluate(samples, now=samples[0].ts)
             prof.disable()
@@ -233,7 +241,7 @@ def run(args: argparse.Namespace, over: float, policy: str) -> dict:
         store.close()
         full_gc.close()
     row = {"over": over, "gc": policy, "samples": samples_per_cycle, "counts": counts,
-           "first": first_ms, "median": statistics.median(cpu_ms),
+           "first": first_ms, "fire": fire_ms, "median": statistics.median(cpu_ms),
            "wall": statistics.median(wall_ms),
            "no_gc": statistics.median(c - g for c, g in zip(cpu_ms, gc_ms, strict=True)),
            "dispatched": len(result.alerts)}
