@@ -31,9 +31,11 @@ import argparse
 import cProfile
 import gc
 import io
+import json
 import pstats
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -157,9 +159,15 @@ def main() -> int:
                         "daemon's (netmon.gcpolicy)")
     p.add_argument("--profile", action="store_true", help="cProfile one extra cycle")
     p.add_argument("--verbose", action="store_true", help="print each cycle's CPU time")
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.child:  # one run, in a process of its own: print its row as JSON
+        print(json.dumps(run(args, args.over[0], args.gc[0])))
+        return 0
 
-    rows = [run(args, over, policy) for over in args.over for policy in args.gc]
+    # Each run in a fresh interpreter: a run's heap (and its garbage collector's
+    # state) must not weigh on the next.
+    rows = [child(over, policy) for over in args.over for policy in args.gc]
     print(f"# alert evaluation: {args.links:,} links, {args.per_device} per device, "
           f"{rows[0]['samples']:,} samples per cycle (interface, device, counter_reset, spool)")
     print(f"# rules: {', '.join(sorted(plugins.rules()))}")
@@ -187,6 +195,22 @@ def main() -> int:
           "netmon.gcpolicy as the daemon applies it (full collections\nat most every "
           f"{gcpolicy.FULL_EVERY} middle-generation ones, the state after start-up frozen).")
     return 0 if all(r["median"] < GOAL_MS for r in rows) else 1
+
+
+def child(over: float, policy: str) -> dict:
+    argv = list(sys.argv[1:])
+    for flag in ("--over", "--gc"):  # replaced by this run's own
+        while flag in argv:
+            i = argv.index(flag)
+            del argv[i]
+            while i < len(argv) and not argv[i].startswith("--"):
+                del argv[i]
+    out = subprocess.run([sys.executable, __file__, *argv, "--child", "--over", str(over),
+                          "--gc", policy], check=True, stdout=subprocess.PIPE, text=True).stdout
+    *printed, last = out.rstrip("\n").split("\n")
+    if printed:  # --profile
+        print("\n".join(printed))
+    return json.loads(last)  # type: ignore[no-any-return]
 
 
 def run(args: argparse.Namespace, over: float, policy: str) -> dict:
