@@ -126,6 +126,14 @@ class AlertEngine:
                 restore([k for (r, k), a in self._states.items()
                          if r == name and a.state in (PENDING, FIRING)])
             built[name] = _Built(rule, opts)
+        # Rules of one engine may share work through this dict (the plane rules gather
+        # the same links); "evaluation" changes at each evaluation.
+        context: dict[str, object] = {"evaluation": object()}
+        for b in built.values():
+            share = getattr(b.rule, "share", None)
+            if share is not None:
+                share(context)
+        self._context = context
         self.rules = built
         config = []
         for i, s in enumerate(options.silences):
@@ -189,6 +197,7 @@ class AlertEngine:
         cpu0 = time.process_time()
         now = now or self._now()
         with self._lock:
+            self._context["evaluation"] = object()
             observations: list[Observation] = []
             by_measurement: dict[str, list[Sample]] = {}
             for sample in samples:
@@ -325,7 +334,7 @@ class AlertEngine:
                   unreachable: set[str]) -> Alert:
         inhibited = (st.rule != DEVICE_UNREACHABLE
                      and st.labels.get("device", "\x00") in unreachable)
-        silenced = any(s.matches(st.labels) for s in silences)
+        silenced = bool(silences) and any(s.matches(st.labels) for s in silences)
         # An alert not observed since the last evaluation (polls are less frequent
         # than evaluations) is handed over again as it was: building one costs more
         # than judging a hundred links.

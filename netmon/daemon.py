@@ -32,6 +32,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from alerts.dispatch import Dispatcher
 from alerts.service import AlertService
+from netmon import gcpolicy
 from netmon.capacity.recorder import CapacityRecorder
 from netmon.config import Config, ConfigError, Target, load_config
 from netmon.model import HOST, INTERFACE, POLL_ISSUE, SENSOR, UPS, Collector, Sink
@@ -310,6 +311,8 @@ class Daemon:
             self._schedule(target)
         self.scheduler.start()
         await self.alerts.start()
+        gcpolicy.configure()
+        gcpolicy.settle()  # the config and restored state: not rescanned by each full GC
         self.state.scheduler_running = True
         self.notifier.ready(status=f"polling {len(self.config.targets)} targets")
         log.info("netmon running: %d targets", len(self.config.targets))
@@ -376,6 +379,7 @@ class Daemon:
         if self.alerts is not None:
             self.alerts.reconfigure(new.settings.alerts)
         self.config = new
+        gcpolicy.settle()  # frees the old config's cycles, freezes the new one
         self.state.reloads += 1
         log.info("config reloaded: %d targets", len(fresh))
         self.notifier.ready(status=f"polling {len(fresh)} targets")

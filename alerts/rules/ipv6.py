@@ -84,6 +84,7 @@ class Ipv6ReadinessRegressed(RuleBase):
     """Fires while a device is below the IPv6 level it had, or a service is no longer green."""
 
     name: ClassVar[str] = NAME
+    measurements: ClassVar[frozenset[str] | None] = frozenset({IPV6_READINESS, IPV6_SERVICE})
     options: Ipv6RegressedOptions
 
     def __init__(self, options: Ipv6RegressedOptions | None = None, *,

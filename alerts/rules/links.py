@@ -159,6 +159,8 @@ class LinkDown(RuleBase):
             if oper is None or admin is None:
                 continue
             key = _key(s)
+            if oper not in OPER_DOWN and key not in firing_keys:
+                continue  # a link up on a device with a link down: fine, as before
             opts = self.options_for(key, s.tags)
             firing = opts.enabled and admin == ADMIN_UP and oper in OPER_DOWN
             if not self.report.should_report(key, firing):

@@ -48,6 +48,17 @@ class _Sites:
         self.links: dict[tuple[str, str], _Link] = {}
         self.planes: dict[str, dict[str, list[_Link]]] = {}
         self.tags: dict[str, dict[str, str]] = {}
+        self._last: tuple[object, int, dict[str, Sample]] | None = None
+
+    def update_once(self, samples: Sequence[Sample], evaluation: object) -> dict[str, Sample]:
+        """``update``, once per evaluation: both plane rules read the same interface
+        samples, and gathering them is most of what each costs (~20 ms at 100,000 links)."""
+        last = self._last
+        if last is not None and last[0] is evaluation and last[1] == len(samples):
+            return last[2]
+        touched = self.update(samples)
+        self._last = (evaluation, len(samples), touched)
+        return touched
 
     def update(self, samples: Sequence[Sample]) -> dict[str, Sample]:
         """Take in the plane links of ``samples``; returns the sites touched (-> a sample)."""
@@ -96,11 +107,29 @@ def _labels(name: str, severity: str, site: str, tags: dict[str, str],
     return labels
 
 
+class _PlaneRule(RuleBase):
+    """Holds the plane links, shared with the other plane rule of the same engine."""
+
+    sites: _Sites
+
+    def share(self, context: dict[str, object]) -> None:
+        """Called by the engine after building its rules, with one dict for them all;
+        ``context["evaluation"]`` is a new object at each evaluation."""
+        self.sites = context.setdefault("plane_sites", self.sites)  # type: ignore[assignment]
+        self._context = context
+
+    def _touched(self, samples: Sequence[Sample]) -> dict[str, Sample]:
+        context = getattr(self, "_context", None)
+        if context is None:
+            return self.sites.update(samples)
+        return self.sites.update_once(samples, context.get("evaluation"))
+
+
 class RedundancyOptions(RuleOptions):
     severity: Severity = "critical"
 
 
-class PlaneRedundancyLost(RuleBase):
+class PlaneRedundancyLost(_PlaneRule):
     name: ClassVar[str] = "plane_redundancy_lost"
     measurements: ClassVar[frozenset[str]] = frozenset({INTERFACE})
 
@@ -111,7 +140,7 @@ class PlaneRedundancyLost(RuleBase):
     def evaluate(self, samples: Sequence[Sample]) -> list[Observation]:
         out: list[Observation] = []
         firing_keys = self.report.firing
-        for site, sample in self.sites.update(samples).items():
+        for site, sample in self._touched(samples).items():
             planes = self.sites.planes[site]
             a, b = planes["A"], planes["B"]
             if not a or not b:
@@ -153,7 +182,7 @@ class HeadroomOptions(RuleOptions):
     overrides: tuple[HeadroomOverride, ...] = ()
 
 
-class FailoverHeadroomLow(RuleBase):
+class FailoverHeadroomLow(_PlaneRule):
     name: ClassVar[str] = "failover_headroom_low"
     measurements: ClassVar[frozenset[str]] = frozenset({INTERFACE})
     options: HeadroomOptions
@@ -166,7 +195,7 @@ class FailoverHeadroomLow(RuleBase):
         out: list[Observation] = []
         firing_keys = self.report.firing
         base = self.options
-        for site, sample in self.sites.update(samples).items():
+        for site, sample in self._touched(samples).items():
             planes = self.sites.planes[site]
             if not planes["A"] or not planes["B"]:
                 continue

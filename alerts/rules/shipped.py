@@ -110,6 +110,14 @@ class DcRule(RuleBase):
     key_tags: ClassVar[tuple[str, ...]] = ()
     templates: ClassVar[Mapping[str, Mapping[str, tuple[str, str]]]]
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # The engine then hands the rule only its measurement: ten data-centre rules
+        # each skipping 100,000 interface samples cost ~25 ms per evaluation.
+        measurement = cls.__dict__.get("measurement")
+        if measurement is not None:
+            cls.measurements = frozenset({measurement})
+
     def key(self, s: Sample) -> tuple[str, ...]:
         return (s.target, *(s.tags.get(t, "") for t in self.key_tags))
 

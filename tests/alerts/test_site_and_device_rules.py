@@ -153,3 +153,32 @@ def test_spool_backlog_over_max_age() -> None:
         "Storage spool of InfluxSink holds points 31m old (1000 points)")
     result = eng.evaluate([spool(120, 0, depth=0)], now=at(120))
     assert [a.state for a in result.alerts] == ["resolved"]
+
+
+def test_plane_rules_gather_the_plane_links_once_per_evaluation(monkeypatch: Any) -> None:
+    from alerts.rules import planes
+
+    gathered: list[int] = []
+    update = planes._Sites.update
+
+    def counting(self: Any, samples: Any) -> Any:
+        gathered.append(len(samples))
+        return update(self, samples)
+
+    monkeypatch.setattr(planes._Sites, "update", counting)
+    eng = engine(rules={"failover_headroom_low": {"for": "1m"}})
+    assert not firing(eng, pair(0, a_util=30, b_util=35), 0, "failover_headroom_low")
+    assert gathered == [3]  # both plane rules judged, the interface samples read once
+    assert firing(eng, pair(60, a_util=30, b_util=35), 60, "failover_headroom_low")
+    assert gathered == [3, 3]
+    assert firing(eng, pair(120, a_oper=2), 120, "plane_redundancy_lost")
+    assert gathered == [3, 3, 3]
+
+
+def test_data_centre_and_ipv6_rules_are_handed_only_their_measurements() -> None:
+    rules = {name: built.rule for name, built in engine().rules.items()}
+    dc = [r for r in rules.values() if hasattr(r, "measurement")]
+    assert len(dc) >= 10
+    for rule in dc:
+        assert rule.measurements == frozenset({rule.measurement}), rule.name
+    assert rules["ipv6_readiness_regressed"].measurements == {"ipv6_readiness", "ipv6_service"}
