@@ -149,6 +149,7 @@ class LinkDown(RuleBase):
 
     def evaluate(self, samples: Sequence[Sample]) -> list[Observation]:
         out: list[Observation] = []
+        firing_keys = self.report.firing
         firing_devices = self.report.devices()
         for s in samples:
             f = s.fields
